@@ -1,0 +1,27 @@
+import type { z } from 'zod';
+import { datasetRequests } from './datasets.js';
+import { jobRequests } from './jobs.js';
+
+export * from './common.js';
+export * from './datasets.js';
+export * from './define.js';
+export * from './events.js';
+export * from './jobs.js';
+
+/** Every request main answers, by name. Each feature contributes one map. */
+export const requests = {
+  ...datasetRequests,
+  ...jobRequests,
+} as const;
+
+export type Requests = typeof requests;
+export type RequestName = keyof Requests;
+/** What a caller may send (defaults not yet applied). */
+export type RequestInput<N extends RequestName> = z.input<Requests[N]['input']>;
+/** What a handler receives once the schema has parsed it. */
+export type ParsedInput<N extends RequestName> = z.output<Requests[N]['input']>;
+export type RequestOutput<N extends RequestName> = z.output<Requests[N]['output']>;
+
+export function isRequestName(name: unknown): name is RequestName {
+  return typeof name === 'string' && Object.prototype.hasOwnProperty.call(requests, name);
+}
