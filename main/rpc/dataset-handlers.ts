@@ -6,6 +6,7 @@ import type { HandlerGroup } from './types.js';
 
 type DatasetRequest =
   | 'app.info'
+  | 'app.pickFolders'
   | 'datasets.list'
   | 'datasets.get'
   | 'datasets.delete'
@@ -21,6 +22,8 @@ type DatasetRequest =
 export function datasetHandlers(s: Services): HandlerGroup<DatasetRequest> {
   return {
     'app.info': () => ({ version: s.version, mode: s.mode, dbPath: s.catalog.path, cores: os.availableParallelism() }),
+    // The Electron shell replaces this with the native dialog (see createHandlers' overrides).
+    'app.pickFolders': () => ({ supported: false, paths: [] }),
     'datasets.list': () => s.catalog.listDatasets(),
     'datasets.get': ({ datasetId }) => s.catalog.getDataset(datasetId),
     'datasets.delete': ({ datasetId }) => {

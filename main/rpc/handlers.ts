@@ -4,14 +4,16 @@ import { createDispatcher, type Dispatch } from './dispatcher.js';
 import type { Handlers } from './types.js';
 
 /** Every feature's handlers in one map; a feature adds its group here. */
-export function createHandlers(s: Services): Handlers {
+export function createHandlers(s: Services, overrides: Partial<Handlers> = {}): Handlers {
   return {
     ...datasetHandlers(s),
+    ...overrides,
   };
 }
 
-export function createServiceDispatcher(s: Services): Dispatch {
-  return createDispatcher(createHandlers(s), (err, method) =>
+/** The dispatcher a transport serves; a shell may override handlers that need it (e.g. native dialogs). */
+export function createServiceDispatcher(s: Services, overrides: Partial<Handlers> = {}): Dispatch {
+  return createDispatcher(createHandlers(s, overrides), (err, method) =>
     s.bus.log('error', 'rpc', `${method}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
   );
 }

@@ -100,6 +100,11 @@ export const datasetRequests = {
     Empty,
     z.object({ version: z.string(), mode: z.enum(['electron', 'browser']), dbPath: z.string(), cores: z.number().int() }),
   ),
+  'app.pickFolders': request(
+    'Ask the user for folders with the native dialog; unsupported in browser mode, where a path field stands in',
+    Empty,
+    z.object({ supported: z.boolean(), paths: z.array(z.string()) }),
+  ),
   'datasets.list': request('Every dataset in the catalog with its counts', Empty, z.array(Dataset)),
   'datasets.get': request('One dataset with its counts', z.object({ datasetId: Id }).strict(), Dataset),
   'datasets.delete': request(
