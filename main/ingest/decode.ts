@@ -48,14 +48,15 @@ export async function decodeImage(filePath: string, options: DecodeOptions): Pro
 
   let meta: Metadata;
   try {
-    meta = await sharp(buf, { limitInputPixels: maxPixels, failOn: 'truncated' }).metadata();
+    // Headers only, no pixels: read the declared size without the cap so a bomb's refusal can name its size.
+    meta = await sharp(buf, { limitInputPixels: false, failOn: 'truncated' }).metadata();
   } catch (err) {
     throw new DecodeError(`not a decodable image: ${cleanSharpMessage(err)}`);
   }
   if (!meta.width || !meta.height || !meta.format) throw new DecodeError('not a decodable image: no dimensions in header');
   if (meta.width * meta.height > maxPixels) {
     throw new DecodeError(
-      `image too large: ${meta.width}×${meta.height} = ${(meta.width * meta.height / 1e6).toFixed(0)} MP exceeds the ${(maxPixels / 1e6).toFixed(0)} MP limit`,
+      `image too large: ${meta.width}×${meta.height} = ${formatPixels(meta.width * meta.height)} exceeds the ${formatPixels(maxPixels)} limit`,
     );
   }
   const swapped = (meta.orientation ?? 1) >= 5;
@@ -64,17 +65,19 @@ export async function decodeImage(filePath: string, options: DecodeOptions): Pro
 
   // One full decode (shrink-on-load keeps big JPEGs cheap) to the thumbnail's raw pixels; both the WebP
   // thumbnail and the hash are computed from those pixels rather than by decoding the file again.
+  // libjpeg reports damaged entropy data ("Corrupt JPEG data: premature end of data segment") only as a warning
+  // and fills the gap with grey, so a tolerant decode would import garbage as ok. Decode strictly first; on a
+  // warning that means damage, fail; on a harmless warning (extraneous bytes, odd ICC profile), decode tolerantly.
   let thumb: { data: Buffer; info: OutputInfo };
   try {
-    thumb = await sharp(buf, { limitInputPixels: maxPixels, failOn: 'truncated', pages: 1 })
-      .rotate()
-      .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
-      .removeAlpha()
-      .toColourspace('srgb')
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-  } catch (err) {
-    throw new DecodeError(`cannot decode image: ${cleanSharpMessage(err)}`);
+    thumb = await decodeThumbnailPixels(buf, maxPixels, 'warning');
+  } catch (strictErr) {
+    if (isCorruptDataWarning(strictErr)) throw new DecodeError(`corrupt image data: ${cleanSharpMessage(strictErr)}`);
+    try {
+      thumb = await decodeThumbnailPixels(buf, maxPixels, 'truncated');
+    } catch (err) {
+      throw new DecodeError(`cannot decode image: ${cleanSharpMessage(err)}`);
+    }
   }
   const raw = { width: thumb.info.width, height: thumb.info.height, channels: thumb.info.channels };
   const gray = await sharp(thumb.data, { raw })
@@ -99,6 +102,21 @@ export async function decodeImage(filePath: string, options: DecodeOptions): Pro
   return { bytes: buf.length, width, height, format: meta.format, sha256, phash, thumbnail };
 }
 
+function decodeThumbnailPixels(buf: Buffer, maxPixels: number, failOn: 'warning' | 'truncated') {
+  return sharp(buf, { limitInputPixels: maxPixels, failOn, pages: 1 })
+    .rotate()
+    .resize(THUMBNAIL_SIZE, THUMBNAIL_SIZE, { fit: 'inside', withoutEnlargement: true })
+    .removeAlpha()
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+}
+
+function isCorruptDataWarning(err: unknown): boolean {
+  const msg = err instanceof Error ? err.message : String(err);
+  return /corrupt jpeg data/i.test(msg) && !/extraneous bytes/i.test(msg);
+}
+
 export function thumbnailPath(thumbnailDir: string, sha256: string): string {
   return path.join(thumbnailDir, sha256.slice(0, 2), `${sha256}.webp`);
 }
@@ -117,9 +135,13 @@ function firstChannel(data: Buffer, n: number): Buffer {
   return out;
 }
 
+function formatPixels(n: number): string {
+  return n >= 1e6 ? `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)} MP` : `${n.toLocaleString('en-US')} pixels`;
+}
+
 function cleanSharpMessage(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   if (/pixel limit/i.test(msg)) return 'image exceeds the pixel limit (possible decompression bomb)';
   if (/unsupported image format/i.test(msg)) return 'unsupported or unrecognised image format';
-  return msg.split('\n')[0]!.replace(/^Input (buffer|file) /, '').trim();
+  return msg.split('\n')[0]!.replace(/^Input (buffer|file) /, '').replace(/^Vips\w+: /, '').trim();
 }
