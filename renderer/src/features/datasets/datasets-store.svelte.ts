@@ -1,0 +1,62 @@
+import type { Dataset } from '../../../../shared/contract/index.js';
+import { api, errorText } from '../../lib/api.js';
+
+/** The catalog's datasets and which one the user is looking at. */
+export class DatasetsStore {
+  datasets = $state.raw<Dataset[]>([]);
+  selectedId = $state<number | null>(null);
+  loaded = $state(false);
+  error = $state<string | null>(null);
+  readonly selected = $derived(this.datasets.find((d) => d.id === this.selectedId) ?? null);
+  /** Selected as soon as it shows up, e.g. the dataset an import just created. */
+  private pendingName: string | null = null;
+  private loading: Promise<void> | null = null;
+  private again = false;
+
+  /** Reloads the list; overlapping calls collapse into one extra reload so the last answer wins. */
+  load(): Promise<void> {
+    if (this.loading) {
+      this.again = true;
+      return this.loading;
+    }
+    this.loading = (async () => {
+      do {
+        this.again = false;
+        try {
+          this.datasets = await api.call('datasets.list', {});
+          this.error = null;
+        } catch (err) {
+          this.error = errorText(err);
+        }
+      } while (this.again);
+      this.loaded = true;
+      this.reconcileSelection();
+    })().finally(() => {
+      this.loading = null;
+    });
+    return this.loading;
+  }
+
+  select(id: number | null): void {
+    this.selectedId = id;
+    this.pendingName = null;
+  }
+
+  selectWhenPresent(name: string): void {
+    this.pendingName = name;
+    this.reconcileSelection();
+  }
+
+  private reconcileSelection(): void {
+    if (this.pendingName !== null) {
+      const match = this.datasets.find((d) => d.name === this.pendingName);
+      if (match) {
+        this.selectedId = match.id;
+        this.pendingName = null;
+        return;
+      }
+    }
+    if (this.selectedId !== null && !this.datasets.some((d) => d.id === this.selectedId)) this.selectedId = null;
+    if (this.selectedId === null && this.pendingName === null && this.datasets.length > 0) this.selectedId = this.datasets[0]!.id;
+  }
+}
