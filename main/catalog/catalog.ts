@@ -110,6 +110,9 @@ export class Catalog {
       throw new CurioError('failed', `cannot open catalog ${resolved}: ${(err as Error).message}`);
     }
     try {
+      // Before anything writes (switching to WAL rewrites the header): a newer Curio's catalog is left untouched.
+      const found = db.pragma('user_version', { simple: true }) as number;
+      if (found > migrations.length) throw new DatabaseTooNewError(resolved, found, migrations.length);
       if (!options.readonly) {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');
@@ -245,6 +248,33 @@ export class Catalog {
 
   /** One page of a dataset in import order. An import dataset reads images; a derived one reads its members. */
   listImages(q: ImagePageQuery): { total: number; items: ImageRow[] } {
+    const { countSql, pageSql, params } = this.imagePageSql(q);
+    const total = (this.cached(countSql).get(...params) as { n: number }).n;
+    const rows = this.cached(pageSql).all(...params, q.limit, q.offset) as (ImageDbRow & { member_label?: string | null })[];
+    return {
+      total,
+      items: rows.map((r) => ({
+        id: r.id,
+        path: r.path,
+        label: r.member_label !== undefined ? r.member_label : r.label,
+        status: r.status,
+        width: r.width,
+        height: r.height,
+        sha256: r.sha256,
+        hasThumbnail: r.thumbnail === 1,
+      })),
+    };
+  }
+
+  /** SQLite's plan for the two statements listImages runs, so tests and benchmarks can check the indexes used. */
+  explainListImages(q: ImagePageQuery): { count: string[]; page: string[] } {
+    const { countSql, pageSql, params } = this.imagePageSql(q);
+    const plan = (sql: string, args: unknown[]) =>
+      (this.db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[]).map((r) => r.detail);
+    return { count: plan(countSql, params), page: plan(pageSql, [...params, q.limit, q.offset]) };
+  }
+
+  private imagePageSql(q: ImagePageQuery): { countSql: string; pageSql: string; params: unknown[] } {
     const row = this.datasetRow(q.datasetId);
     const where: string[] = [];
     const params: unknown[] = [q.datasetId];
@@ -271,22 +301,10 @@ export class Catalog {
     }
     const whereSql = where.join(' AND ');
     const labelSelect = row.kind === 'import' ? '' : ', m.label AS member_label';
-    const total = (this.cached(`SELECT COUNT(*) AS n FROM ${source.from} WHERE ${whereSql}`).get(...params) as { n: number }).n;
-    const rows = this.cached(
-      `SELECT ${IMAGE_COLUMNS}${labelSelect} FROM ${source.from} WHERE ${whereSql} ORDER BY ${source.order} LIMIT ? OFFSET ?`,
-    ).all(...params, q.limit, q.offset) as (ImageDbRow & { member_label?: string | null })[];
     return {
-      total,
-      items: rows.map((r) => ({
-        id: r.id,
-        path: r.path,
-        label: r.member_label !== undefined ? r.member_label : r.label,
-        status: r.status,
-        width: r.width,
-        height: r.height,
-        sha256: r.sha256,
-        hasThumbnail: r.thumbnail === 1,
-      })),
+      countSql: `SELECT COUNT(*) AS n FROM ${source.from} WHERE ${whereSql}`,
+      pageSql: `SELECT ${IMAGE_COLUMNS}${labelSelect} FROM ${source.from} WHERE ${whereSql} ORDER BY ${source.order} LIMIT ? OFFSET ?`,
+      params,
     };
   }
 

@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import m0001 from './0001-initial.js';
+import m0002 from './0002-page-order-index.js';
 
 export interface Migration {
   version: number;
@@ -8,4 +9,7 @@ export interface Migration {
 }
 
 /** In order; a migration is never edited once it has shipped, only followed by a new one. */
-export const migrations: readonly Migration[] = [{ version: 1, name: '0001-initial', up: m0001 }];
+export const migrations: readonly Migration[] = [
+  { version: 1, name: '0001-initial', up: m0001 },
+  { version: 2, name: '0002-page-order-index', up: m0002 },
+];
