@@ -17,7 +17,13 @@ export function createDispatcher(handlers: Handlers, onUnexpected?: (err: unknow
       return fail({ code: 'unknown-request', message: `unknown request: ${describe(method)}` });
     }
     const spec = requests[method];
-    const parsed = spec.input.safeParse(params === undefined ? {} : params);
+    let parsed: ReturnType<typeof spec.input.safeParse>;
+    try {
+      parsed = spec.input.safeParse(params === undefined ? {} : params);
+    } catch (err) {
+      // safeParse reports schema mismatches, but a payload whose getters or proxy traps throw escapes it
+      return fail({ code: 'invalid-input', message: `invalid ${method} payload: it could not be read (${errorText(err)})` });
+    }
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(payload)'}: ${i.message}`);
       return fail({ code: 'invalid-input', message: `invalid ${method} payload: ${issues[0]}`, issues });
@@ -38,6 +44,10 @@ export function createDispatcher(handlers: Handlers, onUnexpected?: (err: unknow
 
 function fail(error: RpcError): Reply {
   return { ok: false, error };
+}
+
+function errorText(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).slice(0, 200);
 }
 
 function describe(v: unknown): string {
