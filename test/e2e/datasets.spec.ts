@@ -1,0 +1,171 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect, test, type Page } from '@playwright/test';
+import sharp from 'sharp';
+import { chromiumPath, screenshotDir, startCurio, type CurioServer } from './curio-server.js';
+
+test.skip(!fs.existsSync(chromiumPath), `no Chromium at ${chromiumPath}: install Debian's chromium package or set CURIO_CHROMIUM`);
+
+const CLASSES = { cat: { hue: [220, 120, 60], format: 'png' }, dog: { hue: [60, 140, 220], format: 'jpeg' } } as const;
+const PER_CLASS = 6;
+
+/** Real images in class folders, plus a truncated JPEG and a text file named .png that must fail with a reason. */
+async function makeImageFolder(dir: string): Promise<void> {
+  for (const [label, { hue, format }] of Object.entries(CLASSES)) {
+    fs.mkdirSync(path.join(dir, label), { recursive: true });
+    for (let i = 0; i < PER_CLASS; i++) {
+      const [r, g, b] = hue.map((c) => Math.min(255, c + i * 14)) as [number, number, number];
+      const svg = Buffer.from(
+        `<svg xmlns="http://www.w3.org/2000/svg" width="160" height="120">
+           <rect width="160" height="120" fill="rgb(${r},${g},${b})"/>
+           <circle cx="${30 + i * 20}" cy="${40 + (i % 3) * 20}" r="${18 + i * 3}" fill="rgb(${255 - r},${255 - g},${255 - b})"/>
+           <rect x="${100 - i * 10}" y="70" width="40" height="30" fill="white" opacity="0.6"/>
+         </svg>`,
+      );
+      const img = sharp(svg);
+      const file = path.join(dir, label, `${label}-${i}.${format === 'png' ? 'png' : 'jpg'}`);
+      await (format === 'png' ? img.png() : img.jpeg({ quality: 85 })).toFile(file);
+    }
+  }
+  const jpeg = fs.readFileSync(path.join(dir, 'dog', 'dog-0.jpg'));
+  fs.writeFileSync(path.join(dir, 'dog', 'broken.jpg'), jpeg.subarray(0, Math.floor(jpeg.length * 0.4)));
+  fs.writeFileSync(path.join(dir, 'cat', 'notes.png'), 'these are notes, not an image\n');
+}
+
+/** The slice of an <img> the checks read (the Node-side tsconfig has no DOM library). */
+interface LoadedImage {
+  complete: boolean;
+  naturalWidth: number;
+}
+
+async function allThumbnailsLoaded(page: Page): Promise<number[]> {
+  return page.locator('[data-testid="thumbnail"]').evaluateAll((imgs) =>
+    imgs.map((img) => ((img as unknown as LoadedImage).complete ? (img as unknown as LoadedImage).naturalWidth : 0)),
+  );
+}
+
+test.describe('Datasets page against curio serve', () => {
+  let tmp: string;
+  let server: CurioServer;
+
+  test.beforeAll(async () => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'curio-e2e-'));
+    await makeImageFolder(path.join(tmp, 'pets'));
+    server = await startCurio(path.join(tmp, 'catalog.sqlite'));
+  });
+
+  test.afterAll(async () => {
+    await server?.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  test('import a folder by path: progress finishes, thumbnails load, failures list their reasons', async ({ page }) => {
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(server.url);
+    await expect(page.getByTestId('connection-status')).toHaveText(/connected/);
+    await expect(page.getByTestId('dataset-list')).toContainText('No datasets yet');
+
+    // The other pages exist and say plainly that they are not built.
+    await page.getByTestId('nav-curation').click();
+    await expect(page.getByTestId('not-built')).toContainText('Curation is not built yet (issue 5)');
+    await page.getByTestId('nav-datasets').click();
+
+    // A folder that does not exist gets main's error, shown to the user.
+    await page.getByTestId('import-path').fill(path.join(tmp, 'no-such-folder'));
+    await page.getByTestId('import-submit').click();
+    await expect(page.getByTestId('import-error')).toContainText('no-such-folder');
+
+    const folder = path.join(tmp, 'pets');
+    await page.getByTestId('import-path').fill(folder);
+    await expect(page.getByTestId('import-name')).toHaveValue('pets');
+    await page.getByTestId('import-labels').check();
+    await page.getByTestId('import-submit').click();
+
+    const progress = page.getByTestId('import-progress');
+    await expect(progress).toBeVisible();
+    await expect(progress).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+    await expect(page.getByTestId('import-summary')).toContainText(`${2 * PER_CLASS} imported`);
+    await expect(page.getByTestId('import-summary')).toContainText('2 failed');
+
+    await expect(page.getByTestId('dataset-item').filter({ hasText: 'pets' })).toContainText('14');
+    await expect(page.getByTestId('dataset-title')).toHaveText('pets');
+    await expect(page.getByTestId('image-grid')).toHaveAttribute('data-total', '14');
+    await expect(page.locator('[data-testid="grid-cell"]')).toHaveCount(14);
+    await expect(page.locator('[data-testid="grid-cell"][data-status="failed"]')).toHaveCount(2);
+    await expect(page.getByTestId('thumbnail')).toHaveCount(2 * PER_CLASS);
+    await expect.poll(async () => (await allThumbnailsLoaded(page)).filter((w) => w > 0).length, { timeout: 15_000 }).toBe(2 * PER_CLASS);
+
+    // Label filter: the class folders became labels.
+    await page.getByTestId('filter-label').selectOption('cat');
+    await expect(page.getByTestId('image-grid')).toHaveAttribute('data-total', String(PER_CLASS + 1));
+    await page.getByTestId('filter-status').selectOption('ok');
+    await expect(page.getByTestId('image-grid')).toHaveAttribute('data-total', String(PER_CLASS));
+    await page.getByTestId('filter-label').selectOption('*');
+    await expect(page.getByTestId('image-grid')).toHaveAttribute('data-total', String(2 * PER_CLASS));
+    await page.getByTestId('filter-status').selectOption('*');
+
+    // Detail view of one image, with its hashes and the original.
+    await page.locator('[data-testid="grid-cell"][data-status="ok"]').first().click();
+    const detail = page.getByTestId('image-detail');
+    await expect(detail.getByTestId('detail-sha256')).toHaveText(/^[0-9a-f]{64}$/);
+    await expect(detail.getByTestId('detail-phash')).toHaveText(/^[0-9a-f]{16}$/);
+    await expect(detail.getByTestId('detail-size')).toHaveText('160 × 120 px');
+    await expect(detail.getByTestId('detail-label')).toHaveText(/^(cat|dog)$/);
+    await expect(detail.getByTestId('detail-path')).toContainText(folder);
+    await expect.poll(() => detail.getByTestId('detail-image').evaluate((img) => (img as unknown as LoadedImage).naturalWidth)).toBe(160);
+    await page.screenshot({ path: path.join(screenshotDir, 'datasets.png') });
+
+    // The failed files with their reasons.
+    await page.getByTestId('detail-close').click();
+    await page.getByTestId('tab-failures').click();
+    const rows = page.getByTestId('failure-row');
+    await expect(rows).toHaveCount(2);
+    const failed = await rows.evaluateAll((trs) =>
+      trs.map((tr) => ({ path: tr.querySelector('td')!.textContent!.trim(), reason: tr.querySelector('[data-testid="failure-reason"]')!.textContent!.trim() })),
+    );
+    expect(failed.map((f) => path.basename(f.path)).sort()).toEqual(['broken.jpg', 'notes.png']);
+    for (const f of failed) expect(f.reason.length).toBeGreaterThan(3);
+    await rows.first().click();
+    await expect(page.getByTestId('detail-error')).not.toBeEmpty();
+    await page.screenshot({ path: path.join(screenshotDir, 'datasets-failures.png') });
+
+    expect(pageErrors).toEqual([]);
+  });
+
+  test('a wrong token gets no page, no media and no WebSocket', async ({ page, playwright }) => {
+    const anonymous = await playwright.request.newContext();
+    try {
+      const pageResponse = await anonymous.get(`${server.origin}/?token=not-the-token`);
+      expect(pageResponse.status()).toBe(401);
+      expect(await pageResponse.text()).not.toContain('<script');
+      expect((await anonymous.get(`${server.origin}/`)).status()).toBe(401);
+      expect((await anonymous.get(`${server.origin}/images/1?token=not-the-token`)).status()).toBe(401);
+      // The right token does get the page: the 401s above are about the token, not a broken server.
+      expect((await anonymous.get(server.url)).status()).toBe(200);
+    } finally {
+      await anonymous.dispose();
+    }
+
+    await page.goto(server.url);
+    await expect(page.getByTestId('connection-status')).toHaveText(/connected/);
+    const host = new URL(server.origin).host;
+    const outcome = (token: string) =>
+      page.evaluate(
+        ({ t, host }) =>
+          new Promise<string>((resolve) => {
+            const ws = new WebSocket(`ws://${host}/rpc?token=${t}`);
+            ws.onopen = () => ws.send(JSON.stringify({ type: 'request', id: 1, method: 'datasets.list', params: {} }));
+            ws.onmessage = (e) => {
+              ws.close();
+              resolve(`data:${String(e.data).slice(0, 200)}`);
+            };
+            ws.onclose = () => resolve('closed without data');
+          }),
+        { t: token, host },
+      );
+    expect(await outcome('not-the-token')).toBe('closed without data');
+    expect(await outcome(server.token)).toMatch(/^data:\{"type":"response","id":1,"ok":true/);
+  });
+});
