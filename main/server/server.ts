@@ -7,12 +7,17 @@ import { fileURLToPath } from 'node:url';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { z } from 'zod';
 import { WS_PATH, type EventFrame, type ResponseFrame } from '../../shared/wire.js';
+import { CurioError } from '../common/errors.js';
 import { thumbnailPath } from '../ingest/decode.js';
 import { createServiceDispatcher } from '../rpc/handlers.js';
 import type { Services } from '../services.js';
 
+/** Loopback unless the caller asks otherwise: a page on another machine must not reach the catalog. */
+export const DEFAULT_HOST = '127.0.0.1';
+
 export interface ServerOptions {
-  host: string;
+  /** DEFAULT_HOST (127.0.0.1) unless given */
+  host?: string;
   port: number;
   /** fixed token (tests); a random one otherwise */
   token?: string;
@@ -61,6 +66,7 @@ export function findRendererDir(): string | null {
  * user's browser cannot reach it (DNS rebinding, cross-site WebSocket hijacking).
  */
 export async function startServer(services: Services, options: ServerOptions): Promise<RunningServer> {
+  const host = options.host ?? DEFAULT_HOST;
   const token = options.token ?? randomBytes(24).toString('hex');
   const rendererDir = options.rendererDir ?? findRendererDir();
   const dispatch = createServiceDispatcher(services);
@@ -94,7 +100,8 @@ export async function startServer(services: Services, options: ServerOptions): P
   async function handleHttp(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     if (!hostAllowed(req)) return send(res, 421, 'text/plain; charset=utf-8', 'unknown Host');
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain; charset=utf-8', 'method not allowed');
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req);
+    if (!url) return send(res, 400, 'text/plain; charset=utf-8', 'malformed request target');
     if (!authorized(req, url)) {
       return send(res, 401, 'text/plain; charset=utf-8', 'Curio: missing or wrong token. Open the URL that `curio serve` printed.');
     }
@@ -104,16 +111,28 @@ export async function startServer(services: Services, options: ServerOptions): P
     }
     const thumb = /^\/thumbs\/([0-9a-f]{64})\.webp$/.exec(url.pathname);
     if (thumb) return sendFile(res, thumbnailPath(services.thumbnailDir, thumb[1]!), 'image/webp', { ...headers, 'Cache-Control': 'private, max-age=31536000, immutable' });
-    const original = /^\/images\/(\d+)$/.exec(url.pathname);
+    const original = /^\/images\/([1-9]\d{0,14})$/.exec(url.pathname);
     if (original) {
-      const image = services.catalog.getImage(Number(original[1]));
+      let image: { path: string };
+      try {
+        image = services.catalog.getImage(Number(original[1]));
+      } catch (err) {
+        if (err instanceof CurioError && err.code === 'not-found') return send(res, 404, 'text/plain; charset=utf-8', 'no such image');
+        throw err;
+      }
       const type = MIME[path.extname(image.path).toLowerCase()] ?? 'application/octet-stream';
       return sendFile(res, image.path, type.startsWith('image/') ? type : 'application/octet-stream', headers);
     }
     if (!rendererDir) {
       return send(res, 503, 'text/plain; charset=utf-8', 'The renderer is not built. Run `npm run build`, then restart `curio serve`.');
     }
-    const rel = url.pathname === '/' ? 'index.html' : decodeURIComponent(url.pathname).replace(/^\/+/, '');
+    let decoded: string;
+    try {
+      decoded = decodeURIComponent(url.pathname);
+    } catch {
+      return send(res, 400, 'text/plain; charset=utf-8', 'malformed path');
+    }
+    const rel = url.pathname === '/' ? 'index.html' : decoded.replace(/^\/+/, '');
     const file = path.resolve(rendererDir, rel);
     if (!file.startsWith(rendererDir + path.sep)) return send(res, 404, 'text/plain; charset=utf-8', 'not found');
     const type = MIME[path.extname(file)] ?? 'application/octet-stream';
@@ -124,8 +143,8 @@ export async function startServer(services: Services, options: ServerOptions): P
   }
 
   server.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== WS_PATH || !hostAllowed(req) || !originAllowed(req) || !authorized(req, url)) {
+    const url = requestUrl(req);
+    if (!url || url.pathname !== WS_PATH || !hostAllowed(req) || !originAllowed(req) || !authorized(req, url)) {
       socket.write('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       socket.destroy();
       return;
@@ -140,7 +159,10 @@ export async function startServer(services: Services, options: ServerOptions): P
         try {
           if (isBinary) throw new Error('binary frames are not part of the contract');
           const raw: unknown = JSON.parse(data.toString());
-          if (raw && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'number') id = (raw as { id: number }).id;
+          // Echo the caller's id when it is one a well-formed frame could carry (not NaN, Infinity or -3), so the
+          // client can match the error to its request; otherwise the reply carries -1.
+          const rawId: unknown = raw && typeof raw === 'object' ? (raw as { id?: unknown }).id : undefined;
+          if (typeof rawId === 'number' && Number.isSafeInteger(rawId) && rawId >= 0) id = rawId;
           const frame = RequestFrameSchema.safeParse(raw);
           if (!frame.success) throw new Error(`malformed frame: ${frame.error.issues[0]?.message ?? 'invalid'}`);
           id = frame.data.id;
@@ -161,10 +183,10 @@ export async function startServer(services: Services, options: ServerOptions): P
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host, () => resolve());
+    server.listen(options.port, host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const hostForUrl = options.host.includes(':') ? `[${options.host}]` : options.host;
+  const hostForUrl = host.includes(':') ? `[${host}]` : host;
   allowedHosts = new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `${hostForUrl}:${port}`.toLowerCase()]);
   const url = `http://${hostForUrl}:${port}/?token=${token}`;
   return {
@@ -191,6 +213,20 @@ export function contentSecurityPolicy(): string {
     "base-uri 'none'",
     "frame-ancestors 'none'",
   ].join('; ');
+}
+
+/**
+ * The request target as a URL. Only the origin form (`/path?query`) is accepted; it is appended to a fixed origin
+ * rather than resolved against it, so `//host/...` stays a path instead of naming another host.
+ */
+function requestUrl(req: http.IncomingMessage): URL | null {
+  const target = req.url ?? '/';
+  if (!target.startsWith('/')) return null;
+  try {
+    return new URL(`http://localhost${target}`);
+  } catch {
+    return null;
+  }
 }
 
 function sendFrame(ws: WebSocket, frame: ResponseFrame): void {
