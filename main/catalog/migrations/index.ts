@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import m0001 from './0001-initial.js';
 import m0002 from './0002-page-order-index.js';
+import m0003 from './0003-embeddings.js';
 
 export interface Migration {
   version: number;
@@ -12,4 +13,5 @@ export interface Migration {
 export const migrations: readonly Migration[] = [
   { version: 1, name: '0001-initial', up: m0001 },
   { version: 2, name: '0002-page-order-index', up: m0002 },
+  { version: 3, name: '0003-embeddings', up: m0003 },
 ];
