@@ -153,6 +153,9 @@ export async function startServer(services: Services, options: ServerOptions): P
   });
 
   wss.on('connection', (ws: WebSocket) => {
+    // ws reports a protocol violation (a frame over maxPayload, invalid UTF-8) as an 'error' event and then closes
+    // the socket; without a listener that event would throw and take the whole server down.
+    ws.on('error', (err) => services.bus.log('warn', 'server', `WebSocket client dropped: ${err.message}`));
     ws.on('message', (data, isBinary) => {
       void (async () => {
         let id = -1;
