@@ -60,6 +60,13 @@ export async function truncatedJpegBytes(seed: number): Promise<Buffer> {
   return good.subarray(0, Math.floor(good.length / 2));
 }
 
+/** A real JPEG with junk bytes between two header segments: libjpeg warns "extraneous bytes", the pixels are fine. */
+export async function extraneousBytesJpeg(seed: number): Promise<Buffer> {
+  const good = await jpegBytes(32, 32, seed);
+  const dqt = findMarker(good, 0xdb);
+  return Buffer.concat([good.subarray(0, dqt), Buffer.from([1, 2, 3, 4]), good.subarray(dqt)]);
+}
+
 /**
  * A valid 1-bit greyscale PNG of width×height black pixels, deflated by hand (encoding it with sharp takes a
  * minute): 20000×20000 declares 400 MP in about 50 kB, a decompression bomb for a decoder without a pixel cap.
