@@ -39,6 +39,24 @@ interface LoadedImage {
   naturalWidth: number;
 }
 
+/**
+ * Enough large PNGs (decoding each one takes real time) that an import is still running when the test presses
+ * Cancel, on any core count. Hard links: one file's bytes on disk, many paths for the scanner.
+ */
+async function makeSlowFolder(dir: string): Promise<number> {
+  const count = Math.max(80, 40 * os.availableParallelism());
+  const w = 2400;
+  const h = 1600;
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}">
+    <defs><linearGradient id="g"><stop offset="0" stop-color="#335"/><stop offset="1" stop-color="#c84"/></linearGradient></defs>
+    <rect width="${w}" height="${h}" fill="url(#g)"/><circle cx="1200" cy="800" r="560" fill="#9cf" opacity="0.7"/></svg>`;
+  fs.mkdirSync(path.join(dir, 'big'), { recursive: true });
+  const first = path.join(dir, 'big', 'big-0000.png');
+  await sharp(Buffer.from(svg)).png().toFile(first);
+  for (let i = 1; i < count; i++) fs.linkSync(first, path.join(dir, 'big', `big-${String(i).padStart(4, '0')}.png`));
+  return count;
+}
+
 async function allThumbnailsLoaded(page: Page): Promise<number[]> {
   return page.locator('[data-testid="thumbnail"]').evaluateAll((imgs) =>
     imgs.map((img) => ((img as unknown as LoadedImage).complete ? (img as unknown as LoadedImage).naturalWidth : 0)),
@@ -132,6 +150,38 @@ test.describe('Datasets page against curio serve', () => {
     await page.screenshot({ path: path.join(screenshotDir, 'datasets-failures.png') });
 
     expect(pageErrors).toEqual([]);
+  });
+
+  test('live progress with counts and ETA; Cancel keeps what was done and a re-import completes it', async ({ page }) => {
+    const folder = path.join(tmp, 'slow');
+    const count = await makeSlowFolder(folder);
+    await page.goto(server.url);
+    await expect(page.getByTestId('connection-status')).toHaveText(/connected/);
+    await page.getByTestId('import-path').fill(folder);
+    await page.getByTestId('import-name').fill('slow');
+    await page.getByTestId('import-submit').click();
+
+    const job = page.locator('[data-testid="import-progress"][data-state="running"]');
+    await expect(job.getByTestId('progress-counts')).toContainText(`/ ${count}`);
+    await expect(job.getByTestId('progress-eta')).toContainText('ETA');
+    await job.getByTestId('import-cancel').click();
+
+    const ended = page.getByTestId('import-progress').first();
+    await expect(ended).toHaveAttribute('data-state', 'cancelled', { timeout: 60_000 });
+    const kept = Number(/([\d,]+) imported/.exec((await ended.getByTestId('import-summary').textContent()) ?? '')![1]!.replace(/,/g, ''));
+    expect(kept).toBeLessThan(count);
+    await expect(page.getByTestId('dataset-title')).toHaveText('slow');
+    await expect(page.getByTestId('image-grid')).toHaveAttribute('data-total', String(kept));
+
+    // The same folder again: what the cancelled run stored is skipped, the rest lands.
+    await ended.getByRole('button', { name: 'Dismiss' }).click();
+    await page.getByTestId('import-path').fill(folder);
+    await page.getByTestId('import-name').fill('slow');
+    await page.getByTestId('import-submit').click();
+    const done = page.getByTestId('import-progress').first();
+    await expect(done).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+    await expect(done.getByTestId('import-summary')).toContainText(`${count - kept} imported · ${kept} unchanged`);
+    await expect(page.getByTestId('image-grid')).toHaveAttribute('data-total', String(count));
   });
 
   test('a wrong token gets no page, no media and no WebSocket', async ({ page, playwright }) => {
