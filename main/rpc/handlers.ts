@@ -1,4 +1,5 @@
 import type { Services } from '../services.js';
+import { curateHandlers } from './curate-handlers.js';
 import { datasetHandlers } from './dataset-handlers.js';
 import { createDispatcher, type Dispatch } from './dispatcher.js';
 import type { Handlers } from './types.js';
@@ -7,6 +8,7 @@ import type { Handlers } from './types.js';
 export function createHandlers(s: Services, overrides: Partial<Handlers> = {}): Handlers {
   return {
     ...datasetHandlers(s),
+    ...curateHandlers(s),
     ...overrides,
   };
 }

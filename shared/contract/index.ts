@@ -1,8 +1,10 @@
 import type { z } from 'zod';
+import { curateRequests } from './curate.js';
 import { datasetRequests } from './datasets.js';
 import { jobRequests } from './jobs.js';
 
 export * from './common.js';
+export * from './curate.js';
 export * from './datasets.js';
 export * from './define.js';
 export * from './events.js';
@@ -11,6 +13,7 @@ export * from './jobs.js';
 /** Every request main answers, by name. Each feature contributes one map. */
 export const requests = {
   ...datasetRequests,
+  ...curateRequests,
   ...jobRequests,
 } as const;
 

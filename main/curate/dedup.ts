@@ -1,0 +1,173 @@
+import { DedupInput, type DedupGroup, type DedupOptions, type DedupResult, type DedupStrategy } from '../../shared/contract/curate.js';
+import type { Catalog, DatasetImage } from '../catalog/catalog.js';
+import { conflict, invalid } from '../common/errors.js';
+import type { JobContext } from '../common/jobs.js';
+import { embedImages } from './embeddings.js';
+import { hammingPairs, parseHash64, popcount32, type Hash64 } from './hamming-index.js';
+import { knnEdges, knnGraph } from './knn.js';
+import { pickKeeper, UnionFind } from './union-find.js';
+
+/** Checks and completes options (the CLI and the RPC both come through here), with one clear message per problem. */
+export function parseDedupOptions(input: unknown): DedupOptions {
+  const r = DedupInput.safeParse(input);
+  if (!r.success) {
+    const issues = r.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`);
+    throw invalid(issues[0]!, issues);
+  }
+  return r.data;
+}
+
+/**
+ * Finds near-duplicate groups in a dataset and, with `apply`, creates a curated version without them.
+ * Every strategy contributes edges between images; union-find joins them into groups; a keep rule picks the one
+ * image each group keeps. Nothing in the catalog changes unless `apply` is given, and then in one transaction at
+ * the very end, so a cancel at any earlier point leaves every dataset as it was.
+ */
+export async function runDedup(catalog: Catalog, options: DedupOptions, ctx: JobContext): Promise<DedupResult> {
+  const started = performance.now();
+  const opts = parseDedupOptions(options);
+  const datasetId = catalog.datasetIdByName(opts.dataset);
+  if (opts.apply !== undefined && catalog.findDatasetByName(opts.apply)) throw conflict(`a dataset named "${opts.apply}" already exists`);
+
+  ctx.setPhase('loading');
+  const images = catalog.datasetImages(datasetId);
+  const n = images.length;
+  const uf = new UnionFind(n);
+  const edges: Record<string, number> = {};
+  const use = (s: DedupStrategy) => opts.strategies.includes(s);
+
+  if (use('exact')) {
+    ctx.setPhase('exact', n);
+    const first = new Map<string, number>();
+    let count = 0;
+    images.forEach((img, i) => {
+      if (!img.sha256) return;
+      const j = first.get(img.sha256);
+      if (j === undefined) first.set(img.sha256, i);
+      else {
+        uf.union(j, i);
+        count++;
+      }
+    });
+    edges.exact = count;
+    ctx.progress(n);
+  }
+
+  const hashes: (Hash64 | null)[] = images.map((img) => (img.phash ? safeHash(img.phash) : null));
+  if (use('phash')) {
+    ctx.setPhase('phash', n);
+    const present = hashes.flatMap((h, i) => (h ? [i] : []));
+    const pairs = hammingPairs(present.map((i) => hashes[i]!), opts.phashDistance);
+    for (const p of pairs) uf.union(present[p.i]!, present[p.j]!);
+    edges.phash = pairs.length;
+    ctx.progress(n);
+  }
+  ctx.throwIfCancelled();
+
+  let vectors: Float32Array | null = null;
+  let dim = 0;
+  let embeddingFailures = 0;
+  if (use('embedding') && n > 1) {
+    const emb = await embedImages(catalog, images, ctx);
+    vectors = emb.vectors;
+    dim = emb.dim;
+    embeddingFailures = emb.failed.length;
+    ctx.setPhase('neighbours', n);
+    const graph = knnGraph(vectors, dim, {
+      k: opts.k,
+      minSimilarity: opts.cosine,
+      signal: ctx.signal,
+      onProgress: (d) => ctx.progress(d),
+    });
+    const found = knnEdges(graph, opts.cosine);
+    for (const e of found) uf.union(e.i, e.j);
+    edges.embedding = found.length;
+  }
+  ctx.throwIfCancelled();
+
+  ctx.setPhase('grouping');
+  const groups: DedupGroup[] = [];
+  const removedIds = new Set<number>();
+  const order = (i: number) => images[i]!.id;
+  for (const members of uf.components(2)) {
+    const candidates = members.map((i) => ({ i, width: images[i]!.width, height: images[i]!.height, bytes: images[i]!.bytes, order: order(i) }));
+    const keeper = candidates[pickKeeper(opts.keep, candidates)]!.i;
+    const duplicates = members
+      .filter((i) => i !== keeper)
+      .map((i) => {
+        removedIds.add(images[i]!.id);
+        return { imageId: images[i]!.id, path: images[i]!.path, ...evidence(images, hashes, vectors, dim, keeper, i, opts) };
+      })
+      .sort((a, b) => b.similarity - a.similarity || a.imageId - b.imageId);
+    groups.push({ keepId: images[keeper]!.id, keep: images[keeper]!.path, duplicates });
+  }
+  groups.sort((a, b) => b.duplicates.length - a.duplicates.length || a.keepId - b.keepId);
+
+  let applied: DedupResult['applied'] = null;
+  if (opts.apply !== undefined) {
+    ctx.throwIfCancelled();
+    ctx.setPhase('applying');
+    const members = images.filter((img) => !removedIds.has(img.id)).map((img) => ({ imageId: img.id, label: img.label }));
+    const description = `${opts.dataset} without ${removedIds.size} near-duplicates (${opts.strategies.join('+')}, phash ≤ ${opts.phashDistance}, cosine ≥ ${opts.cosine}, keep ${opts.keep})`;
+    const id = catalog.createDerivedDataset(opts.apply, 'curated', datasetId, members, description);
+    applied = { name: opts.apply, datasetId: id, imageCount: members.length };
+  }
+  return {
+    dataset: opts.dataset,
+    datasetId,
+    strategies: opts.strategies,
+    phashDistance: opts.phashDistance,
+    cosine: opts.cosine,
+    k: opts.k,
+    keep: opts.keep,
+    imageCount: n,
+    edges,
+    groups,
+    removed: removedIds.size,
+    embeddingFailures,
+    applied,
+    seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
+  };
+}
+
+function safeHash(hex: string): Hash64 | null {
+  try {
+    return parseHash64(hex);
+  } catch {
+    return null;
+  }
+}
+
+function evidence(
+  images: readonly DatasetImage[],
+  hashes: readonly (Hash64 | null)[],
+  vectors: Float32Array | null,
+  dim: number,
+  keeper: number,
+  i: number,
+  opts: DedupOptions,
+): { similarity: number; match: 'exact' | 'phash' | 'embedding' | 'group' } {
+  const a = images[keeper]!;
+  const b = images[i]!;
+  const sameBytes = a.sha256 !== null && a.sha256 === b.sha256;
+  let cosine: number | null = null;
+  if (vectors) {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += vectors[keeper * dim + d]! * vectors[i * dim + d]!;
+    cosine = s;
+  }
+  const ha = hashes[keeper];
+  const hb = hashes[i];
+  const distance = ha && hb ? popcount32(ha.hi ^ hb.hi) + popcount32(ha.lo ^ hb.lo) : null;
+  const similarity = sameBytes ? 1 : cosine !== null ? cosine : distance !== null ? 1 - distance / 64 : 0;
+  const use = (s: DedupStrategy) => opts.strategies.includes(s);
+  const match =
+    sameBytes && use('exact')
+      ? 'exact'
+      : distance !== null && distance <= opts.phashDistance && use('phash')
+        ? 'phash'
+        : cosine !== null && cosine >= opts.cosine
+          ? 'embedding'
+          : 'group';
+  return { similarity: Number(similarity.toFixed(4)), match };
+}
