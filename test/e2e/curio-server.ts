@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,11 +18,12 @@ export interface CurioServer {
 }
 
 /** `curio serve --port 0 --json` on a fresh catalog; resolves with the URL from the last JSON line of stdout. */
-export async function startCurio(dbPath: string): Promise<CurioServer> {
+export async function startCurio(dbPath: string, options: { port?: number; token?: string } = {}): Promise<CurioServer> {
   for (const built of ['dist/main/cli/main.js', 'dist/renderer/index.html']) {
     if (!fs.existsSync(path.join(root, built))) throw new Error(`${built} is missing: run \`npm run build\` before the browser tests`);
   }
-  const child = spawn(process.execPath, [path.join(root, 'bin/curio.js'), 'serve', '--port', '0', '--json', '--db', dbPath], {
+  const args = ['serve', '--port', String(options.port ?? 0), '--json', '--db', dbPath, ...(options.token ? ['--token', options.token] : [])];
+  const child = spawn(process.execPath, [path.join(root, 'bin/curio.js'), ...args], {
     cwd: root,
     env: { ...process.env, CURIO_FROM_SOURCE: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -57,6 +59,18 @@ export async function startCurio(dbPath: string): Promise<CurioServer> {
     db: dbPath,
     stop: () => stopChild(child),
   };
+}
+
+/** A port that was free a moment ago, for a server that must come back on the same address. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

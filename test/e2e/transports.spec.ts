@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import sharp from 'sharp';
-import { chromiumPath, startCurio, type CurioServer } from './curio-server.js';
+import { chromiumPath, freePort, startCurio, type CurioServer } from './curio-server.js';
 
 test.skip(!fs.existsSync(chromiumPath), `no Chromium at ${chromiumPath}: install Debian's chromium package or set CURIO_CHROMIUM`);
 
@@ -128,4 +128,29 @@ test.describe('renderer on the preload transport (window.curio)', () => {
     await expect(page.getByTestId('drop-zone').locator('xpath=..')).toContainText('does not reveal where “mystery” is');
     await expect(page.getByTestId('import-path')).toHaveValue('');
   });
+});
+
+test('the browser transport reconnects when curio serve comes back', async ({ page }) => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'curio-e2e-reconnect-'));
+  const db = path.join(tmp, 'catalog.sqlite');
+  const options = { port: await freePort(), token: 'e2e-reconnect-token' };
+  let server = await startCurio(db, options);
+  try {
+    await page.goto(server.url);
+    await expect(page.getByTestId('connection-status')).toHaveText(/connected/);
+    await server.stop();
+    await expect(page.getByTestId('connection-status')).toHaveText(/offline|connecting/);
+    await expect(page.getByTestId('connection-banner')).toContainText('Lost the connection');
+
+    server = await startCurio(db, options);
+    await expect(page.getByTestId('connection-status')).toHaveText(/connected/, { timeout: 20_000 });
+    await expect(page.getByTestId('connection-banner')).toHaveCount(0);
+    // A request after the reconnect gets its answer: main's error for a folder that is not there.
+    await page.getByTestId('import-path').fill(path.join(tmp, 'absent'));
+    await page.getByTestId('import-submit').click();
+    await expect(page.getByTestId('import-error')).toContainText('folder does not exist');
+  } finally {
+    await server.stop();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });
