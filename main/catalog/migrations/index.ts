@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3';
 import m0001 from './0001-initial.js';
 import m0002 from './0002-page-order-index.js';
 import m0003 from './0003-embeddings.js';
+import m0004 from './0004-runs.js';
 
 export interface Migration {
   version: number;
@@ -14,4 +15,5 @@ export const migrations: readonly Migration[] = [
   { version: 1, name: '0001-initial', up: m0001 },
   { version: 2, name: '0002-page-order-index', up: m0002 },
   { version: 3, name: '0003-embeddings', up: m0003 },
+  { version: 4, name: '0004-runs', up: m0004 },
 ];
