@@ -3,6 +3,7 @@ import { curateRequests } from './curate.js';
 import { datasetRequests } from './datasets.js';
 import { jobRequests } from './jobs.js';
 
+export * from './augment.js';
 export * from './common.js';
 export * from './curate.js';
 export * from './datasets.js';

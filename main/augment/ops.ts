@@ -1,0 +1,207 @@
+import * as tf from '@tensorflow/tfjs';
+import { parsePipelineSpec, type PipelineSpec, type PipelineSpecInput } from '../../shared/contract/augment.js';
+import { drawBatch, planViews, type OpDraws, type ViewKind } from './params.js';
+
+/**
+ * Augmentation as batched tensor ops on the active tfjs backend. Images are NHWC float32 in [0, 1]; random
+ * parameters come from params.ts (seeded, on the CPU) and are applied per image with broadcast factors, so one
+ * kernel launch serves the whole batch.
+ */
+
+/** ITU-R BT.601 luma, as torchvision's rgb_to_grayscale. */
+const LUMA = [0.299, 0.587, 0.114] as const;
+
+export function augmentBatch(images: tf.Tensor4D, spec: PipelineSpec | PipelineSpecInput, seed: number): tf.Tensor4D[] {
+  const parsed = parsePipelineSpec(spec);
+  if (images.rank !== 4 || images.shape[3] !== 3) {
+    throw new Error(`augmentBatch expects NHWC RGB images [n, h, w, 3], got shape [${images.shape.join(', ')}]`);
+  }
+  if (images.dtype !== 'float32') throw new Error(`augmentBatch expects float32 images in [0, 1], got ${images.dtype}`);
+  if (!Number.isInteger(seed)) throw new Error(`augmentBatch seed must be an integer, got ${seed}`);
+  const [n, h, w] = images.shape;
+  const draws = drawBatch(parsed, n, h, w, seed);
+  return draws.map(({ plan, boxes, ops }) =>
+    tf.tidy(() => {
+      let v: tf.Tensor4D = images;
+      if (plan.crop && boxes) {
+        const boxInd = tf.range(0, n, 1, 'int32') as tf.Tensor1D;
+        v = tf.image.cropAndResize(v, tf.tensor2d(safeBoxes(boxes, plan.crop.size, h, w), [n, 4]), boxInd, [plan.crop.size, plan.crop.size], 'bilinear');
+      }
+      for (const d of ops) v = applyOp(v, d);
+      return v === images ? v.clone() : v;
+    }),
+  );
+}
+
+/** What each view of a spec is, for callers that label or group them (the designer shows globals and locals apart). */
+export function describeViews(spec: PipelineSpec | PipelineSpecInput, imageSize: number): { kind: ViewKind; size: number }[] {
+  return planViews(parsePipelineSpec(spec)).map((p) => ({ kind: p.kind, size: p.crop?.size ?? imageSize }));
+}
+
+/**
+ * Keeps boxes where every backend samples the same points. Two traps in tf.image.cropAndResize:
+ * - The last sample of a box ending at 1 lands at (H − 1)·(1 + ε) after float32 rounding; cpu then returns the
+ *   extrapolation value 0 for that whole row while wasm clamps, so one backend shows a black edge.
+ * - tfjs-backend-wasm 4.22 gets a box that ends at the bottom edge and spans the full width wrong: it floors the
+ *   rows instead of interpolating them ([1/7, 0, 1, 1] at 8 px returns rows 1, 1, 2, … where 1, 1.86, 2.71, … are due).
+ * Pulling y2 and x2 in by 1e-6 (a shift under 1e-3 px) avoids both. A box that is the whole image at the image's
+ * own size is a plain copy and stays as it is.
+ */
+function safeBoxes(boxes: Float32Array, cropSize: number, height: number, width: number): Float32Array {
+  const out = boxes.slice();
+  const copy = cropSize === height && cropSize === width;
+  for (let b = 0; b < out.length; b += 4) {
+    if (copy && out[b] === 0 && out[b + 1] === 0 && out[b + 2] === 1 && out[b + 3] === 1) continue;
+    out[b + 2] = Math.min(out[b + 2]!, 1 - 1e-6);
+    out[b + 3] = Math.min(out[b + 3]!, 1 - 1e-6);
+  }
+  return out;
+}
+
+function mask(apply: Float32Array): tf.Tensor4D {
+  return tf.tensor4d(apply, [apply.length, 1, 1, 1]).cast('bool') as tf.Tensor4D;
+}
+
+function perImage(values: Float32Array): tf.Tensor4D {
+  return tf.tensor4d(values, [values.length, 1, 1, 1]);
+}
+
+function luma(x: tf.Tensor4D): tf.Tensor4D {
+  return tf.sum(tf.mul(x, tf.tensor1d([...LUMA])), 3, true) as tf.Tensor4D;
+}
+
+function any(apply: Float32Array): boolean {
+  return apply.some((a) => a !== 0);
+}
+
+function applyOp(x: tf.Tensor4D, d: OpDraws): tf.Tensor4D {
+  if (!any(d.apply)) return x;
+  switch (d.op) {
+    case 'horizontal_flip':
+      return tf.where(mask(d.apply), tf.reverse(x, 2), x);
+    case 'random_grayscale':
+      return tf.where(mask(d.apply), tf.tile(luma(x), [1, 1, 1, 3]), x);
+    case 'solarize':
+      return tf.where(tf.logicalAnd(mask(d.apply), tf.greaterEqual(x, d.threshold)), tf.sub(1, x) as tf.Tensor4D, x);
+    case 'gaussian_blur':
+      return gaussianBlur(x, d.apply, d.sigma);
+    case 'color_jitter':
+      return colorJitter(x, d);
+  }
+}
+
+function colorJitter(x: tf.Tensor4D, d: Extract<OpDraws, { op: 'color_jitter' }>): tf.Tensor4D {
+  let v = x;
+  for (const step of d.order) {
+    switch (step) {
+      case 'brightness':
+        v = tf.clipByValue(tf.mul(v, perImage(d.brightness)), 0, 1) as tf.Tensor4D;
+        break;
+      case 'contrast': {
+        const mean = tf.mean(luma(v), [1, 2, 3], true);
+        v = tf.clipByValue(tf.add(tf.mul(tf.sub(v, mean), perImage(d.contrast)), mean), 0, 1) as tf.Tensor4D;
+        break;
+      }
+      case 'saturation': {
+        const gray = luma(v);
+        v = tf.clipByValue(tf.add(tf.mul(tf.sub(v, gray), perImage(d.saturation)), gray), 0, 1) as tf.Tensor4D;
+        break;
+      }
+      case 'hue':
+        if (d.hue.some((hh) => hh !== 0)) v = tf.clipByValue(hueRotate(v, d.hue), 0, 1);
+        break;
+    }
+  }
+  return v;
+}
+
+// RGB ↔ YIQ (NTSC). A hue shift is a rotation of the (I, Q) chroma plane; luma Y is kept.
+const RGB2YIQ = [
+  [0.299, 0.587, 0.114],
+  [0.595716, -0.274453, -0.321263],
+  [0.211456, -0.522591, 0.311135],
+];
+const YIQ2RGB = invert3(RGB2YIQ);
+
+/** Per-image 3×3 colour matrices M = YIQ⁻¹·R(2π·hue)·YIQ, applied as one batched matMul. */
+function hueRotate(x: tf.Tensor4D, hue: Float32Array): tf.Tensor4D {
+  const [n, h, w] = x.shape;
+  const mats = new Float32Array(n * 9);
+  for (let b = 0; b < n; b++) {
+    const t = hue[b]! * 2 * Math.PI;
+    // Row-vector form: out = in · Mᵀ, so store Mᵀ.
+    const m = hue[b] === 0 ? identity3() : mul3(YIQ2RGB, mul3(rotationIQ(t), RGB2YIQ));
+    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) mats[b * 9 + i * 3 + j] = m[j]![i]!;
+  }
+  const flat = tf.reshape(x, [n, h * w, 3]) as tf.Tensor3D;
+  return tf.reshape(tf.matMul(flat, tf.tensor3d(mats, [n, 3, 3])), [n, h, w, 3]) as tf.Tensor4D;
+}
+
+/**
+ * Separable Gaussian blur with a different sigma per image: the batch is folded into channels ([1, h, w, n·3])
+ * so one depthwise conv per axis applies each image's own kernel. Reflect padding keeps borders bright.
+ * Images not selected get a delta kernel (exact identity).
+ */
+function gaussianBlur(x: tf.Tensor4D, apply: Float32Array, sigma: Float32Array): tf.Tensor4D {
+  const [n, h, w] = x.shape;
+  let maxSigma = 0;
+  for (let b = 0; b < n; b++) if (apply[b]) maxSigma = Math.max(maxSigma, sigma[b]!);
+  const radius = Math.min(Math.ceil(3 * maxSigma), h - 1, w - 1);
+  if (radius < 1) return x;
+  const k = 2 * radius + 1;
+  const weights = new Float32Array(k * n * 3);
+  for (let b = 0; b < n; b++) {
+    const taps = new Float64Array(k);
+    if (apply[b]) {
+      const s = sigma[b]!;
+      let total = 0;
+      for (let i = 0; i < k; i++) {
+        const d = i - radius;
+        taps[i] = Math.exp(-(d * d) / (2 * s * s));
+        total += taps[i]!;
+      }
+      for (let i = 0; i < k; i++) taps[i]! /= total;
+    } else {
+      taps[radius] = 1;
+    }
+    for (let i = 0; i < k; i++) for (let c = 0; c < 3; c++) weights[i * n * 3 + b * 3 + c] = taps[i]!;
+  }
+  const folded = tf.reshape(tf.transpose(x, [1, 2, 0, 3]), [1, h, w, n * 3]) as tf.Tensor4D;
+  const padded = tf.mirrorPad(folded, [[0, 0], [radius, radius], [radius, radius], [0, 0]], 'reflect');
+  const across = tf.depthwiseConv2d(padded, tf.tensor4d(weights, [1, k, n * 3, 1]), 1, 'valid');
+  const down = tf.depthwiseConv2d(across, tf.tensor4d(weights, [k, 1, n * 3, 1]), 1, 'valid');
+  return tf.transpose(tf.reshape(down, [h, w, n, 3]), [2, 0, 1, 3]) as tf.Tensor4D;
+}
+
+type M3 = number[][];
+function identity3(): M3 {
+  return [
+    [1, 0, 0],
+    [0, 1, 0],
+    [0, 0, 1],
+  ];
+}
+function rotationIQ(t: number): M3 {
+  const c = Math.cos(t);
+  const s = Math.sin(t);
+  return [
+    [1, 0, 0],
+    [0, c, -s],
+    [0, s, c],
+  ];
+}
+function mul3(a: M3, b: M3): M3 {
+  return a.map((row) => [0, 1, 2].map((j) => row[0]! * b[0]![j]! + row[1]! * b[1]![j]! + row[2]! * b[2]![j]!));
+}
+function invert3(m: M3): M3 {
+  const [[a, b, c], [d, e, f], [g, h, i]] = m as [[number, number, number], [number, number, number], [number, number, number]];
+  const A = e * i - f * h;
+  const B = -(d * i - f * g);
+  const C = d * h - e * g;
+  const det = a * A + b * B + c * C;
+  return [
+    [A / det, -(b * i - c * h) / det, (b * f - c * e) / det],
+    [B / det, (a * i - c * g) / det, -(a * f - c * d) / det],
+    [C / det, -(a * h - b * g) / det, (a * e - b * d) / det],
+  ];
+}
