@@ -158,6 +158,12 @@ export class ModuleDict extends Module {
     return this.addModule(name, module);
   }
 
+  get(name: string): Module {
+    const found = this.namedChildren().find(([n]) => n === name);
+    if (!found) throw new Error(`no module "${name}"`);
+    return found[1];
+  }
+
   forward(): tf.Tensor {
     throw new Error('ModuleDict has no forward; call its members');
   }
