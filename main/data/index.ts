@@ -1,0 +1,1 @@
+export { DataLoader, type Batch, type DataLoaderOptions, type LoaderStats } from './loader.js';
