@@ -81,6 +81,13 @@ test.describe('Datasets page against curio serve', () => {
   test('import a folder by path: progress finishes, thumbnails load, failures list their reasons', async ({ page }) => {
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    // CSP violations and failed media loads show up only as console errors.
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
+    page.on('response', (r) => {
+      if (r.status() >= 400) pageErrors.push(`${r.status()} ${new URL(r.url()).pathname}`);
+    });
     await page.goto(server.url);
     await expect(page.getByTestId('connection-status')).toHaveText(/connected/);
     await expect(page.getByTestId('dataset-list')).toContainText('No datasets yet');
@@ -148,6 +155,12 @@ test.describe('Datasets page against curio serve', () => {
     await rows.first().click();
     await expect(page.getByTestId('detail-error')).not.toBeEmpty();
     await page.screenshot({ path: path.join(screenshotDir, 'datasets-failures.png') });
+
+    // Removing the dataset drops its catalog rows and never the files.
+    page.once('dialog', (d) => void d.accept());
+    await page.getByTestId('dataset-remove').click();
+    await expect(page.getByTestId('dataset-item').filter({ hasText: 'pets' })).toHaveCount(0);
+    expect(fs.existsSync(path.join(folder, 'cat', 'cat-0.png'))).toBe(true);
 
     expect(pageErrors).toEqual([]);
   });

@@ -37,6 +37,17 @@ export class DatasetsStore {
     return this.loading;
   }
 
+  /** Removes a dataset's catalog rows (never files on disk) once the user confirmed. */
+  async remove(id: number): Promise<void> {
+    try {
+      await api.call('datasets.delete', { datasetId: id });
+      this.error = null;
+    } catch (err) {
+      this.error = errorText(err);
+    }
+    await this.load();
+  }
+
   select(id: number | null): void {
     this.selectedId = id;
     this.pendingName = null;
