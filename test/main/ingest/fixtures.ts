@@ -43,6 +43,17 @@ export async function writePng(file: string, width = 32, height = 24, seed = 1):
   await sharp(noisePixels(width, height, seed), { raw: { width, height, channels: 3 } }).png().toFile(file);
 }
 
+/**
+ * The same JPEG with a comment (COM) segment after SOI: a distinct file (its own sha256, its own thumbnail) with
+ * the same pixels, for tests that need thousands of files without encoding thousands of images.
+ */
+export function withJpegComment(jpeg: Buffer, comment: string): Buffer {
+  const text = Buffer.from(comment, 'utf8');
+  const header = Buffer.from([0xff, 0xfe, 0, 0]);
+  header.writeUInt16BE(text.length + 2, 2);
+  return Buffer.concat([jpeg.subarray(0, 2), header, text, jpeg.subarray(2)]);
+}
+
 /** The header segments of a real JPEG (everything up to and including the SOS header) followed by random bytes. */
 export async function corruptJpegBytes(seed: number): Promise<Buffer> {
   const good = await jpegBytes(64, 64, seed);
