@@ -44,6 +44,10 @@ export interface MethodOptions {
   warmupTeacherTemp?: number;
   warmupTeacherTempSteps?: number;
   centerMomentum?: number;
+  /** Per-parameter gradient-norm clipping (DINO: 3.0); 0 turns it off. */
+  clipGrad?: number;
+  /** Steps during which parameters under `head.last_layer` get no update (DINO freezes it for the first epoch). */
+  freezeLastLayerSteps?: number;
 }
 
 export type ResolvedOptions = Required<Omit<MethodOptions, 'backbone'>> & Pick<MethodOptions, 'backbone'>;
@@ -72,6 +76,8 @@ const COMMON_DEFAULTS: Defaults = {
   warmupTeacherTemp: 0.04,
   warmupTeacherTempSteps: 0,
   centerMomentum: 0.9,
+  clipGrad: 0,
+  freezeLastLayerSteps: 0,
 };
 
 /** What a step reports: plain numbers only, so it can cross a worker or IPC boundary. */
@@ -104,6 +110,8 @@ export abstract class Method {
   protected readonly options: ResolvedOptions;
   private optimizer: Optimizer | null = null;
   private trainable: tf.Variable[] = [];
+  /** tf variable name → our parameter name, for gradient rules that key on names. */
+  private readonly paramNames = new Map<string, string>();
 
   constructor(options: MethodOptions, methodDefaults: Partial<Defaults>) {
     if (!(options.totalSteps > 0)) throw new Error(`totalSteps must be > 0, got ${options.totalSteps}`);
@@ -120,6 +128,7 @@ export abstract class Method {
     for (const [online, target] of this.momentumPairs()) copyWeights(this.member(online), this.member(target));
     const named = this.learnable().flatMap((member) => this.member(member).namedParameters(`${member}.`));
     this.trainable = named.map(([, v]) => v);
+    for (const [ours, v] of named) this.paramNames.set(v.name, ours);
     this.optimizer = createOptimizer(this.options.optimizer, named, {
       weightDecay: this.options.weightDecay,
       momentum: this.options.sgdMomentum,
@@ -205,8 +214,10 @@ export abstract class Method {
         tf.dispose(grads);
         throw new Error(`${this.name}: loss is ${loss} at step ${step}; weights left unchanged`);
       }
-      optimizer.step(grads, lr);
+      const { used, created } = this.adjustGradients(grads, step);
+      optimizer.step(used, lr);
       tf.dispose(grads);
+      tf.dispose(created);
       const metrics: StepMetrics = { loss, lr };
       if (this.momentumPairs().length > 0) {
         const m = this.momentumAt(step);
@@ -217,6 +228,28 @@ export abstract class Method {
     } finally {
       tf.dispose(target as unknown as tf.TensorContainer);
     }
+  }
+
+  /**
+   * Drops frozen parameters' gradients and clips each remaining gradient to norm ≤ clipGrad (DINO's
+   * clip_gradients). `created` lists the new (clipped) tensors, for the caller to dispose with the originals.
+   */
+  private adjustGradients(grads: tf.NamedTensorMap, step: number): { used: tf.NamedTensorMap; created: tf.Tensor[] } {
+    const { clipGrad, freezeLastLayerSteps } = this.options;
+    const used: tf.NamedTensorMap = {};
+    const created: tf.Tensor[] = [];
+    for (const [tfName, g] of Object.entries(grads)) {
+      const ours = this.paramNames.get(tfName) ?? '';
+      if (step < freezeLastLayerSteps && ours.startsWith('head.last_layer.')) continue;
+      if (clipGrad > 0) {
+        const clipped = tf.tidy(() => tf.mul(g, tf.minimum(1, tf.div(clipGrad, tf.add(tf.norm(g), 1e-6)))));
+        created.push(clipped);
+        used[tfName] = clipped;
+      } else {
+        used[tfName] = g;
+      }
+    }
+    return { used, created };
   }
 
   private checkViews(views: tf.Tensor4D[]): void {

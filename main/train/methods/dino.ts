@@ -14,8 +14,10 @@ import { BufferModule, Method, type MethodOptions, type ViewOutputs } from './ba
  * centred by c ← m·c + (1 − m)·mean(teacher outputs), m 0.9, and sharpened by τt, warmed up linearly from
  * warmupTeacherTemp to teacherTemp over warmupTeacherTempSteps (default: the first 30% of training, as the
  * paper's 30 of 100 epochs); τs 0.1. AdamW lr 5e-4·B/256, wd 0.04; teacher momentum 0.996 → 1 (cosine).
+ * Gradients are clipped per parameter at norm 3 and `head.last_layer` can be frozen for the first
+ * freezeLastLayerSteps steps (the paper: one epoch), both as in the official code.
  * Reads: outDim (K prototypes), hiddenDim, bottleneckDim, studentTemp, teacherTemp, warmupTeacherTemp,
- * warmupTeacherTempSteps, centerMomentum, baseMomentum.
+ * warmupTeacherTempSteps, centerMomentum, baseMomentum, clipGrad, freezeLastLayerSteps.
  */
 export class DINO extends Method {
   readonly name = 'dino';
@@ -34,6 +36,7 @@ export class DINO extends Method {
       warmupTeacherTemp: 0.04,
       warmupTeacherTempSteps: Math.round(0.3 * options.totalSteps),
       centerMomentum: 0.9,
+      clipGrad: 3,
     });
   }
 

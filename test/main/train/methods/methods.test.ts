@@ -203,3 +203,41 @@ describe('method state', () => {
     m.dispose();
   });
 });
+
+describe('gradient rules', () => {
+  it('DINO leaves head.last_layer untouched while frozen, then trains it', () => {
+    const method = createMethod('dino', { ...CONFIGS['dino']!, freezeLastLayerSteps: 2 });
+    const views = fixedViews('dino');
+    const last = (): number[] => Array.from(method.member('head').getState()['last_layer.weight_v']!.data);
+    const mlp = (): number[] => Array.from(method.member('head').getState()['mlp.0.weight']!.data);
+    const [last0, mlp0] = [last(), mlp()];
+    method.trainStep(views, 0);
+    method.trainStep(views, 1);
+    expect(last()).toEqual(last0);
+    expect(mlp()).not.toEqual(mlp0);
+    method.trainStep(views, 2);
+    expect(last()).not.toEqual(last0);
+    tf.dispose(views);
+    method.dispose();
+  });
+
+  it('clipGrad bounds each parameter’s step (plain SGD: ‖Δp‖ ≤ lr·clip)', () => {
+    const lr = 0.5;
+    const clip = 1e-3;
+    const method = createMethod('simclr', { ...CONFIGS['simclr']!, optimizer: 'sgd', sgdMomentum: 0, weightDecay: 0, lr, clipGrad: clip });
+    const views = fixedViews('simclr');
+    const before = method.modules.getState();
+    method.trainStep(views, 0);
+    const after = method.modules.getState();
+    let largest = 0;
+    for (const [name, { data }] of Object.entries(after)) {
+      if (name.includes('running_')) continue;
+      const delta = Math.sqrt(data.reduce((s, v, i) => s + (v - before[name]!.data[i]!) ** 2, 0));
+      expect(delta, name).toBeLessThanOrEqual(lr * clip * (1 + 1e-3));
+      largest = Math.max(largest, delta);
+    }
+    expect(largest).toBeGreaterThan(lr * clip * 0.99); // some gradient was large enough to be clipped
+    tf.dispose(views);
+    method.dispose();
+  });
+});
