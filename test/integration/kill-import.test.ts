@@ -4,7 +4,31 @@ import BetterSqlite3 from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { thumbnailPath } from '../../main/ingest/decode.js';
 import { jpegBytes, makeTempDir, removeDir, withJpegComment } from '../main/ingest/fixtures.js';
+import type { ChildProcess } from 'node:child_process';
 import { collect, lastJson, spawnCurio } from '../main/cli/run-cli.js';
+
+/** Polls the catalog (a reader beside the writer, as WAL allows) until the import has committed rows. */
+async function waitForCommittedRows(db: string, child: ChildProcess): Promise<number> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && child.exitCode === null) {
+    await new Promise((r) => setTimeout(r, 25));
+    if (!fs.existsSync(db)) continue;
+    try {
+      const reader = new BetterSqlite3(db, { readonly: true, fileMustExist: true });
+      try {
+        const n = (reader.prepare('SELECT COUNT(*) AS n FROM images').get() as { n: number }).n;
+        if (n > 0) return n;
+      } finally {
+        reader.close();
+      }
+    } catch {
+      // the schema is not created yet
+    }
+  }
+  if (child.exitCode !== null) throw new Error(`the import ended (code ${child.exitCode}) before any rows were seen`);
+  child.kill('SIGKILL');
+  throw new Error('no rows committed within 60 s');
+}
 
 const CLASSES = 4;
 const PER_CLASS = 750; // 3,000 images: enough that a kill lands mid-import
@@ -36,26 +60,8 @@ describe('kill -9 during an import', () => {
     const exited = collect(child);
 
     // Kill as soon as some batches are committed (read through WAL while the writer runs).
-    let committedBeforeKill = 0;
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && child.exitCode === null) {
-      await new Promise((r) => setTimeout(r, 25));
-      if (!fs.existsSync(db)) continue;
-      try {
-        const reader = new BetterSqlite3(db, { readonly: true, fileMustExist: true });
-        try {
-          committedBeforeKill = (reader.prepare('SELECT COUNT(*) AS n FROM images').get() as { n: number }).n;
-        } finally {
-          reader.close();
-        }
-      } catch {
-        continue; // schema not created yet
-      }
-      if (committedBeforeKill > 0) {
-        child.kill('SIGKILL');
-        break;
-      }
-    }
+    const committedBeforeKill = await waitForCommittedRows(db, child);
+    child.kill('SIGKILL');
     const killed = await exited;
     expect(killed.signal, `the import ended (code ${killed.code}) before it could be killed: ${killed.stdout} ${killed.stderr}`).toBe('SIGKILL');
     expect(committedBeforeKill).toBeGreaterThan(0);
@@ -101,5 +107,23 @@ describe('kill -9 during an import', () => {
       Array.from({ length: CLASSES }, (_, c) => ({ label: `class${c}`, n: PER_CLASS })),
     );
     after.close();
+  });
+
+  it('Ctrl-C (SIGINT) cancels, keeps the finished batches, reports cancelled and exits 130', async () => {
+    const sigintDb = path.join(dir, 'sigint.sqlite');
+    const child = spawnCurio(['import', images, '--db', sigintDb, '--json']);
+    const exited = collect(child);
+    await waitForCommittedRows(sigintDb, child);
+    child.kill('SIGINT');
+    const r = await exited;
+    const summary = lastJson(r);
+    expect(summary.cancelled).toBe(true);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/cancelling/);
+    const check = new BetterSqlite3(sigintDb, { readonly: true });
+    expect(check.prepare('SELECT COUNT(*) AS n FROM images').get()).toEqual({ n: (summary.imported as number) + (summary.failed as number) });
+    expect(check.prepare("SELECT COUNT(*) AS n FROM images WHERE status = 'missing'").get()).toEqual({ n: 0 });
+    check.close();
+    expect(summary.imported as number).toBeLessThan(files.length);
   });
 });

@@ -6,9 +6,12 @@ import { parse, UsageError } from '../args.js';
 import { attachProgress, cancelOnSigint, Output } from '../output.js';
 import type { Command } from '../command.js';
 
+/** 128 + SIGINT, as a shell reports a command stopped by Ctrl-C. */
+const EXIT_CANCELLED = 130;
+
 export const importCommand: Command = {
   name: 'import',
-  usage: 'curio import <folder…> [--db FILE] [--dataset NAME] [--labels-from-folders] [--json]',
+  usage: 'curio import <folder…> [--db FILE] [--dataset NAME] [--labels-from-folders] [--max-pixels N] [--json]',
   summary: 'Import image folders into a dataset (thumbnails, hashes, labels); re-import skips unchanged files',
   async run(argv) {
     const { values, positionals } = parse(
@@ -44,7 +47,8 @@ export const importCommand: Command = {
       const summary: ImportSummary = await promise.finally(stopSigint);
       detach();
       out.result(summary, () => renderSummary(summary));
-      return 0;
+      // A cancelled run kept its work but did not finish: scripts must not mistake it for a complete import.
+      return summary.cancelled ? EXIT_CANCELLED : 0;
     } finally {
       detach();
       services.close();
