@@ -59,17 +59,18 @@ async function installFakePreload(page: Page, options: { pickable: string[] | nu
   }, options);
 }
 
-async function dropFile(page: Page, name: string): Promise<void> {
-  await page.getByTestId('drop-zone').evaluate((zone, fileName) => {
+async function dropFile(page: Page, name: string, uriList = ''): Promise<void> {
+  await page.getByTestId('drop-zone').evaluate((zone, { fileName, uriList }) => {
     const g = globalThis as unknown as {
-      DataTransfer: new () => { items: { add(f: unknown): void } };
+      DataTransfer: new () => { items: { add(f: unknown): void }; setData(type: string, data: string): void };
       File: new (parts: string[], name: string) => unknown;
       DragEvent: new (type: string, init: { dataTransfer: unknown; bubbles: boolean; cancelable: boolean }) => unknown;
     };
     const dt = new g.DataTransfer();
     dt.items.add(new g.File([''], fileName));
+    if (uriList) dt.setData('text/uri-list', uriList);
     (zone as unknown as { dispatchEvent(e: unknown): void }).dispatchEvent(new g.DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, name);
+  }, { fileName: name, uriList });
 }
 
 test.describe('renderer on the preload transport (window.curio)', () => {
@@ -130,27 +131,44 @@ test.describe('renderer on the preload transport (window.curio)', () => {
   });
 });
 
-test('the browser transport reconnects when curio serve comes back', async ({ page }) => {
-  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'curio-e2e-reconnect-'));
-  const db = path.join(tmp, 'catalog.sqlite');
-  const options = { port: await freePort(), token: 'e2e-reconnect-token' };
-  let server = await startCurio(db, options);
-  try {
-    await page.goto(server.url);
-    await expect(page.getByTestId('connection-status')).toHaveText(/connected/);
-    await server.stop();
-    await expect(page.getByTestId('connection-status')).toHaveText(/offline|connecting/);
-    await expect(page.getByTestId('connection-banner')).toContainText('Lost the connection');
+test.describe('browser transport', () => {
+  test('a folder dropped from a file manager (file:// URI) fills the path field', async ({ page }) => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'curio-e2e-drop-'));
+    const server = await startCurio(path.join(tmp, 'catalog.sqlite'));
+    try {
+      await page.goto(server.url);
+      await expect(page.getByTestId('add-folder')).toHaveCount(0);
+      await dropFile(page, 'my photos', 'file:///data/my%20photos\r\n');
+      await expect(page.getByTestId('import-path')).toHaveValue('/data/my photos');
+      await expect(page.getByTestId('import-name')).toHaveValue('my photos');
+    } finally {
+      await server.stop();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 
-    server = await startCurio(db, options);
-    await expect(page.getByTestId('connection-status')).toHaveText(/connected/, { timeout: 20_000 });
-    await expect(page.getByTestId('connection-banner')).toHaveCount(0);
-    // A request after the reconnect gets its answer: main's error for a folder that is not there.
-    await page.getByTestId('import-path').fill(path.join(tmp, 'absent'));
-    await page.getByTestId('import-submit').click();
-    await expect(page.getByTestId('import-error')).toContainText('folder does not exist');
-  } finally {
-    await server.stop();
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  test('reconnects when curio serve comes back', async ({ page }) => {
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'curio-e2e-reconnect-'));
+    const db = path.join(tmp, 'catalog.sqlite');
+    const options = { port: await freePort(), token: 'e2e-reconnect-token' };
+    let server = await startCurio(db, options);
+    try {
+      await page.goto(server.url);
+      await expect(page.getByTestId('connection-status')).toHaveText(/connected/);
+      await server.stop();
+      await expect(page.getByTestId('connection-status')).toHaveText(/offline|connecting/);
+      await expect(page.getByTestId('connection-banner')).toContainText('Lost the connection');
+
+      server = await startCurio(db, options);
+      await expect(page.getByTestId('connection-status')).toHaveText(/connected/, { timeout: 20_000 });
+      await expect(page.getByTestId('connection-banner')).toHaveCount(0);
+      // A request after the reconnect gets its answer: main's error for a folder that is not there.
+      await page.getByTestId('import-path').fill(path.join(tmp, 'absent'));
+      await page.getByTestId('import-submit').click();
+      await expect(page.getByTestId('import-error')).toContainText('folder does not exist');
+    } finally {
+      await server.stop();
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
 });
