@@ -93,9 +93,18 @@ export interface ChildImportResult {
   cpuSeconds: number;
 }
 
+/** Builds main/ into dist/ (tsc only, no renderer): the import benches measure the build the app runs. */
+export function buildMain(): void {
+  process.stderr.write('[bench] building main/ into dist/ (tsc -p tsconfig.build.json)…\n');
+  execFileSync(process.execPath, [path.join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], {
+    cwd: repoRoot,
+    stdio: 'inherit',
+  });
+}
+
 /**
- * Runs one import in a fresh Node process (bench/import/child.ts), so its peak RSS is the import's own and not
- * the bench's. Only the importFolders call is timed.
+ * Runs one import in a fresh Node process (bench/import/child.mjs, against dist/), so its peak RSS is the
+ * import's own and not the bench's. Only the importFolders call is timed.
  */
 export function runImportChild(args: {
   folder: string;
@@ -104,9 +113,9 @@ export function runImportChild(args: {
   dataset: string;
   env?: Record<string, string>;
 }): Promise<ChildImportResult> {
-  const child = path.join(repoRoot, 'bench', 'import', 'child.ts');
+  const child = path.join(repoRoot, 'bench', 'import', 'child.mjs');
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', child, args.folder, args.db, args.thumbs, args.dataset], {
+    const p = spawn(process.execPath, [child, args.folder, args.db, args.thumbs, args.dataset], {
       cwd: repoRoot,
       env: { ...process.env, ...args.env },
       stdio: ['ignore', 'pipe', 'inherit'],

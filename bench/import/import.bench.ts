@@ -1,12 +1,12 @@
 // bench/import: import throughput on CIFAR-10 and on 12-megapixel JPEGs, peak RSS, and the catalog at 1M rows.
-//   npx tsx bench/import/import.bench.ts [--only cifar,large,catalog] [--limit N] [--keep]
+//   npx tsx bench/import/import.bench.ts [--only cifar,large,catalog] [--limit N] [--large N] [--keep] [--no-build]
 // --limit imports only the first N CIFAR images (N/10 per class) for a quick look; the reported goal is for 50k.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { atLeast, extractCifar, type Figure, machine, report, runImportChild, tempDir } from '../lib.js';
+import { atLeast, buildMain, extractCifar, type Figure, machine, report, runImportChild, tempDir } from '../lib.js';
 import { benchCatalog } from './catalog-1m.js';
 
 const { values } = parseArgs({
@@ -15,6 +15,7 @@ const { values } = parseArgs({
     limit: { type: 'string' },
     large: { type: 'string', default: '100' },
     keep: { type: 'boolean', default: false },
+    'no-build': { type: 'boolean', default: false },
   },
 });
 const only = new Set((values.only ?? 'cifar,large,catalog').split(','));
@@ -25,6 +26,7 @@ const notes: Record<string, unknown> = {};
 const work = tempDir('curio-bench-import-');
 
 try {
+  if (!values['no-build'] && (only.has('cifar') || only.has('large'))) buildMain();
   if (only.has('cifar')) await benchCifar();
   if (only.has('large')) await benchLarge(Number(values.large));
   if (only.has('catalog')) figures.push(...(await benchCatalog(work)));

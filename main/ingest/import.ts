@@ -5,7 +5,8 @@ import type { ImportSummary } from '../../shared/contract/datasets.js';
 import type { Catalog, ImageRecord } from '../catalog/catalog.js';
 import { CurioError, notFound } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
-import { DecodeError, decodeImage } from './decode.js';
+import { DecodeError, type Decoded, type DecodeOptions, decodeImage } from './decode.js';
+import { sharedDecodePool } from './pool.js';
 import { type ScanEntry, scanFolder } from './scan.js';
 
 export interface ImportOptions {
@@ -16,9 +17,17 @@ export interface ImportOptions {
   maxPixels?: number;
   /** files decoded at once; defaults to twice the cores */
   concurrency?: number;
+  /**
+   * Decode on the worker-thread pool (one thread per core). Defaults to true for imports of at least
+   * POOL_MIN_FILES files; a handful of files is decoded faster in-process than threads start.
+   */
+  useWorkers?: boolean;
   /** rows written per transaction */
   batchSize?: number;
 }
+
+/** Imports smaller than this decode in-process: starting the worker threads would cost more than it saves. */
+export const POOL_MIN_FILES = 64;
 
 /** Checks the folders before any job starts, so a typo fails at once with a clear message. */
 export function resolveImportFolders(folders: readonly string[]): string[] {
@@ -51,6 +60,7 @@ export async function importFolders(catalog: Catalog, opts: ImportOptions, ctx: 
   const datasetId = catalog.ensureImportDataset(opts.dataset);
   const concurrency = Math.max(1, opts.concurrency ?? Math.max(2, os.availableParallelism() * 2));
   const batchSize = opts.batchSize ?? 256;
+  let decode: (file: string, options: DecodeOptions) => Promise<Decoded> = decodeImage;
 
   ctx.setPhase('scanning');
   const work: { entry: ScanEntry; folderId: number }[] = [];
@@ -88,6 +98,10 @@ export async function importFolders(catalog: Catalog, opts: ImportOptions, ctx: 
   }
 
   ctx.setPhase('importing', todo.length);
+  if (opts.useWorkers ?? todo.length >= POOL_MIN_FILES) {
+    const pool = sharedDecodePool();
+    decode = (file, options) => pool.decode(file, options);
+  }
   let pending: ImageRecord[] = [];
   let done = 0;
   const flush = () => {
@@ -102,7 +116,7 @@ export async function importFolders(catalog: Catalog, opts: ImportOptions, ctx: 
       const i = next++;
       if (i >= todo.length) return;
       const { entry, folderId } = todo[i]!;
-      const record = await processEntry(entry, folderId, opts);
+      const record = await processEntry(entry, folderId, opts, decode);
       if (record.status === 'ok') summary.imported++;
       else summary.failed++;
       pending.push(record);
@@ -137,7 +151,12 @@ export async function importFolders(catalog: Catalog, opts: ImportOptions, ctx: 
   }
 }
 
-async function processEntry(entry: ScanEntry, folderId: number, opts: ImportOptions): Promise<ImageRecord> {
+async function processEntry(
+  entry: ScanEntry,
+  folderId: number,
+  opts: ImportOptions,
+  decode: (file: string, options: DecodeOptions) => Promise<Decoded>,
+): Promise<ImageRecord> {
   const base: ImageRecord = {
     path: entry.path,
     folderId,
@@ -155,7 +174,7 @@ async function processEntry(entry: ScanEntry, folderId: number, opts: ImportOpti
   };
   if (entry.kind === 'error') return { ...base, error: entry.error };
   try {
-    const d = await decodeImage(entry.path, {
+    const d = await decode(entry.path, {
       thumbnailDir: opts.thumbnailDir,
       ...(opts.maxPixels !== undefined ? { maxPixels: opts.maxPixels } : {}),
     });

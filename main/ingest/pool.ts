@@ -1,0 +1,124 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { DecodeError, type Decoded, type DecodeOptions } from './decode.js';
+
+export interface DecodeRequest {
+  id: number;
+  path: string;
+  thumbnailDir: string;
+  maxPixels?: number;
+}
+
+export type DecodeReply =
+  | { id: number; ok: true; value: Decoded }
+  | { id: number; ok: false; decodeError: boolean; message: string };
+
+interface Pending {
+  resolve: (d: Decoded) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  pending: Map<number, Pending>;
+}
+
+/**
+ * Decodes images on worker threads, one per core, so that hashing, sharp's per-call marshalling and the thumbnail
+ * writes run beside each other and the main thread (Electron's, or the server's) stays free. Each worker gets
+ * the next file when it has fewest in flight. Workers start on first use, stay for the next import, and do not
+ * keep the process alive while idle.
+ */
+export class DecodePool {
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(readonly size = Math.max(1, os.availableParallelism())) {}
+
+  decode(filePath: string, options: DecodeOptions): Promise<Decoded> {
+    if (this.closed) return Promise.reject(new Error('decode pool is closed'));
+    const slot = this.pickSlot();
+    const id = this.nextId++;
+    const req: DecodeRequest = {
+      id,
+      path: filePath,
+      thumbnailDir: options.thumbnailDir,
+      ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
+    };
+    return new Promise<Decoded>((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      if (slot.pending.size === 1) slot.worker.ref();
+      slot.worker.postMessage(req);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const slots = this.slots.splice(0);
+    await Promise.all(slots.map((s) => s.worker.terminate()));
+  }
+
+  private pickSlot(): Slot {
+    if (this.slots.length < this.size) return this.spawn();
+    let best = this.slots[0]!;
+    for (const s of this.slots) if (s.pending.size < best.pending.size) best = s;
+    return best;
+  }
+
+  private spawn(): Slot {
+    const worker = newWorker();
+    const slot: Slot = { worker, pending: new Map() };
+    worker.unref();
+    worker.on('message', (reply: DecodeReply) => {
+      const p = slot.pending.get(reply.id);
+      if (!p) return;
+      slot.pending.delete(reply.id);
+      if (slot.pending.size === 0) worker.unref();
+      if (reply.ok) p.resolve(reply.value);
+      else p.reject(reply.decodeError ? new DecodeError(reply.message) : new Error(reply.message));
+    });
+    const fail = (err: Error) => {
+      // A worker that dies takes its files with it: they fail with the reason, and the next file gets a new worker.
+      const i = this.slots.indexOf(slot);
+      if (i >= 0) this.slots.splice(i, 1);
+      for (const p of slot.pending.values()) p.reject(new Error(`decode worker stopped: ${err.message}`));
+      slot.pending.clear();
+    };
+    worker.on('error', fail);
+    worker.on('exit', (code) => fail(new Error(`exit code ${code}`)));
+    this.slots.push(slot);
+    return slot;
+  }
+}
+
+// From dist/ the worker is plain JS. From the TypeScript sources (tsx, vitest) a small boot script registers tsx's
+// loader in the new thread first (Node 20 does not apply `--import tsx` given in a worker's execArgv).
+const fromSource = import.meta.url.endsWith('.ts');
+
+function newWorker(): Worker {
+  if (!fromSource) return new Worker(new URL('./decode-worker.js', import.meta.url), { stdout: false, stderr: false });
+  const tsxApi = pathToFileURL(tsxEsmApiPath()).href;
+  const entry = new URL('./decode-worker.ts', import.meta.url).href;
+  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(boot, { eval: true, stdout: false, stderr: false });
+}
+
+/** tsx's ESM register API (require.resolve would give its CommonJS build, whose register cannot load ESM hooks). */
+function tsxEsmApiPath(): string {
+  const pkgJson = createRequire(import.meta.url).resolve('tsx/package.json');
+  const pkg = JSON.parse(fs.readFileSync(pkgJson, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
+  return path.join(path.dirname(pkgJson), pkg.exports['./esm/api']!.import.default);
+}
+
+let shared: DecodePool | null = null;
+
+/** The process-wide pool that imports use. */
+export function sharedDecodePool(): DecodePool {
+  shared ??= new DecodePool();
+  return shared;
+}
