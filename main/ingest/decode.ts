@@ -204,7 +204,7 @@ function informativeLines(err: unknown): string[] {
   const msg = err instanceof Error ? err.message : String(err);
   return msg
     .split('\n')
-    .map((l) => l.replace(/^Input (buffer|file) /, '').replace(/^Vips\w+: /, '').trim())
+    .map((l) => l.replace(/^Input (buffer|file) /, '').replace(/^vips\w+: /i, '').trim())
     .filter((l) => l && !/^Warning treated as error due to failOn/i.test(l) && !/^error in tile/i.test(l));
 }
 

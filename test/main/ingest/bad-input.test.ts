@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../../main/catalog/catalog.js';
 import { importFolders } from '../../../main/ingest/import.js';
 import {
+  badCrcPngBytes,
   bombPngBytes,
   corruptJpegBytes,
   extraneousBytesJpeg,
@@ -37,6 +38,7 @@ describe('import of bad input', () => {
     fs.writeFileSync(path.join(images, 'corrupt.jpg'), await corruptJpegBytes(11));
     fs.writeFileSync(path.join(images, 'truncated.jpg'), await truncatedJpegBytes(12));
     fs.writeFileSync(path.join(images, 'empty.jpg'), Buffer.alloc(0));
+    fs.writeFileSync(path.join(images, 'bad-crc.png'), await badCrcPngBytes(13));
     fs.writeFileSync(path.join(images, 'notes.png'), 'this is a text file, not a picture\n'.repeat(20));
     fs.writeFileSync(path.join(images, 'bomb.png'), bombPngBytes());
     await writeJpeg(path.join(images, 'unreadable.jpg'), 16, 16, 4);
@@ -96,6 +98,7 @@ describe('import of bad input', () => {
   it.each([
     ['corrupt.jpg', /^corrupt image data: \S/],
     ['truncated.jpg', /^(cannot decode image|corrupt image data): \S/],
+    ['bad-crc.png', /^corrupt image data: \S/],
     ['empty.jpg', /empty file \(0 bytes\)/],
     ['notes.png', /^not a decodable image: unsupported or unrecognised image format/],
     ['bomb.png', /^image too large: 20000×20000 = 400 MP exceeds the 100 MP limit/],

@@ -71,6 +71,15 @@ export async function truncatedJpegBytes(seed: number): Promise<Buffer> {
   return good.subarray(0, Math.floor(good.length / 2));
 }
 
+/** A real PNG whose first IDAT chunk has a wrong CRC: its pixels decode only if errors are ignored. */
+export async function badCrcPngBytes(seed: number): Promise<Buffer> {
+  const png = Buffer.from(await sharp(noisePixels(32, 32, seed), { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
+  const idat = png.indexOf(Buffer.from('IDAT'));
+  const length = png.readUInt32BE(idat - 4);
+  png[idat + 4 + length] ^= 0xff;
+  return png;
+}
+
 /** A real JPEG with junk bytes between two header segments: libjpeg warns "extraneous bytes", the pixels are fine. */
 export async function extraneousBytesJpeg(seed: number): Promise<Buffer> {
   const good = await jpegBytes(32, 32, seed);
