@@ -76,7 +76,7 @@ export async function badCrcPngBytes(seed: number): Promise<Buffer> {
   const png = Buffer.from(await sharp(noisePixels(32, 32, seed), { raw: { width: 32, height: 32, channels: 3 } }).png().toBuffer());
   const idat = png.indexOf(Buffer.from('IDAT'));
   const length = png.readUInt32BE(idat - 4);
-  png[idat + 4 + length] ^= 0xff;
+  png.writeUInt8(png.readUInt8(idat + 4 + length) ^ 0xff, idat + 4 + length);
   return png;
 }
 
