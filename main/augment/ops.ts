@@ -58,8 +58,14 @@ function safeBoxes(boxes: Float32Array, cropSize: number, height: number, width:
   return out;
 }
 
-function mask(apply: Float32Array): tf.Tensor4D {
-  return tf.tensor4d(apply, [apply.length, 1, 1, 1]).cast('bool') as tf.Tensor4D;
+/**
+ * Per image, `chosen` where apply is 1, else `other`, as other·(1 − m) + chosen·m: exact for m ∈ {0, 1}, and
+ * several times faster on wasm than tf.where with a broadcast [n, 1, 1, 1] condition (measured on 2 cores).
+ */
+function select(apply: Float32Array, chosen: tf.Tensor4D, other: tf.Tensor4D): tf.Tensor4D {
+  if (apply.every((a) => a === 1)) return chosen;
+  const m = perImage(apply);
+  return tf.add(tf.mul(other, tf.sub(1, m)), tf.mul(chosen, m)) as tf.Tensor4D;
 }
 
 function perImage(values: Float32Array): tf.Tensor4D {
@@ -78,11 +84,11 @@ function applyOp(x: tf.Tensor4D, d: OpDraws): tf.Tensor4D {
   if (!any(d.apply)) return x;
   switch (d.op) {
     case 'horizontal_flip':
-      return tf.where(mask(d.apply), tf.reverse(x, 2), x);
+      return select(d.apply, tf.reverse(x, 2), x);
     case 'random_grayscale':
-      return tf.where(mask(d.apply), tf.tile(luma(x), [1, 1, 1, 3]), x);
+      return select(d.apply, tf.tile(luma(x), [1, 1, 1, 3]), x);
     case 'solarize':
-      return tf.where(tf.logicalAnd(mask(d.apply), tf.greaterEqual(x, d.threshold)), tf.sub(1, x) as tf.Tensor4D, x);
+      return select(d.apply, tf.where(tf.greaterEqual(x, d.threshold), tf.sub(1, x) as tf.Tensor4D, x), x);
     case 'gaussian_blur':
       return gaussianBlur(x, d.apply, d.sigma);
     case 'color_jitter':
