@@ -197,6 +197,35 @@ test.describe('Datasets page against curio serve', () => {
     await expect(page.getByTestId('image-grid')).toHaveAttribute('data-total', String(count));
   });
 
+  test('a thumbnail gone from the cache shows a placeholder, not a broken image', async ({ page, browser }) => {
+    const folder = path.join(tmp, 'two');
+    fs.mkdirSync(folder, { recursive: true });
+    for (const [i, color] of [{ r: 250, g: 80, b: 40 }, { r: 40, g: 90, b: 250 }].entries()) {
+      await sharp({ create: { width: 80, height: 60, channels: 3, background: color } }).png().toFile(path.join(folder, `c${i}.png`));
+    }
+    await page.goto(server.url);
+    await page.getByTestId('import-path').fill(folder);
+    await page.getByTestId('import-submit').click();
+    await expect(page.getByTestId('import-progress').first()).toHaveAttribute('data-state', 'done');
+    await expect(page.getByTestId('thumbnail')).toHaveCount(2);
+
+    // The cache sits next to the catalog, one <sha256>.webp per content hash.
+    const sha = await page.getByTestId('thumbnail').first().evaluate((img) => /([0-9a-f]{64})\.webp/.exec((img as unknown as { src: string }).src)![1]!);
+    fs.rmSync(path.join(tmp, 'thumbnails', sha.slice(0, 2), `${sha}.webp`));
+    // A fresh context: thumbnails are immutable by hash, so this page's HTTP cache would still hold it.
+    const fresh = await browser.newContext();
+    try {
+      const other = await fresh.newPage();
+      await other.goto(server.url);
+      await other.getByTestId('dataset-item').filter({ hasText: 'two' }).click();
+      await expect(other.locator('[data-testid="grid-cell"][data-status="ok"]')).toHaveCount(2);
+      await expect(other.getByTestId('thumbnail')).toHaveCount(1);
+      await expect(other.getByTestId('image-grid')).toContainText('no thumbnail');
+    } finally {
+      await fresh.close();
+    }
+  });
+
   test('a wrong token gets no page, no media and no WebSocket', async ({ page, playwright }) => {
     const anonymous = await playwright.request.newContext();
     try {
