@@ -4,6 +4,7 @@ import { Catalog } from './catalog/catalog.js';
 import { EventBus } from './common/event-bus.js';
 import { JobManager } from './common/jobs.js';
 import { defaultDbPath, thumbnailDirFor } from './common/paths.js';
+import { RunManager } from './train/runs/runner.js';
 
 export type AppMode = 'electron' | 'browser';
 
@@ -15,6 +16,8 @@ export interface Services {
   readonly thumbnailDir: string;
   readonly mode: AppMode;
   readonly version: string;
+  /** pretraining runs; created on first use */
+  readonly runs: RunManager;
   close(): void;
 }
 
@@ -36,16 +39,22 @@ export function createServices(options: { dbPath?: string | undefined; mode: App
   const bus = new EventBus();
   const jobs = new JobManager(bus);
   const thumbnailDir = dbPath === ':memory:' ? fs.mkdtempSync('/tmp/curio-thumbs-') : thumbnailDirFor(catalog.path);
-  return {
+  let runs: RunManager | null = null;
+  const services: Services = {
     catalog,
     jobs,
     bus,
     thumbnailDir,
     mode: options.mode,
     version: appVersion(),
+    get runs() {
+      runs ??= new RunManager(services);
+      return runs;
+    },
     close() {
       jobs.cancelAll();
       catalog.close();
     },
   };
+  return services;
 }

@@ -4,11 +4,22 @@ import type { Command } from './command.js';
 import { dedupCommand } from './commands/dedup.js';
 import { demoCommand } from './commands/demo.js';
 import { importCommand } from './commands/import.js';
+import { exportEncoderCommand, runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
 import { splitCommand } from './commands/split.js';
+import { trainCommand } from './commands/train.js';
 
 /** Every `curio` subcommand; their names and flags are a public interface that scripts depend on. */
-export const COMMANDS: Command[] = [importCommand, splitCommand, dedupCommand, serveCommand, demoCommand];
+export const COMMANDS: Command[] = [
+  importCommand,
+  splitCommand,
+  dedupCommand,
+  trainCommand,
+  runsCommand,
+  exportEncoderCommand,
+  serveCommand,
+  demoCommand,
+];
 
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

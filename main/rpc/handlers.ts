@@ -2,6 +2,7 @@ import type { Services } from '../services.js';
 import { curateHandlers } from './curate-handlers.js';
 import { datasetHandlers } from './dataset-handlers.js';
 import { createDispatcher, type Dispatch } from './dispatcher.js';
+import { trainHandlers } from './train-handlers.js';
 import type { Handlers } from './types.js';
 
 /** Every feature's handlers in one map; a feature adds its group here. */
@@ -9,6 +10,7 @@ export function createHandlers(s: Services, overrides: Partial<Handlers> = {}): 
   return {
     ...datasetHandlers(s),
     ...curateHandlers(s),
+    ...trainHandlers(s),
     ...overrides,
   };
 }

@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { curateRequests } from './curate.js';
 import { datasetRequests } from './datasets.js';
 import { jobRequests } from './jobs.js';
+import { runRequests } from './train.js';
 
 export * from './augment.js';
 export * from './common.js';
@@ -10,12 +11,14 @@ export * from './datasets.js';
 export * from './define.js';
 export * from './events.js';
 export * from './jobs.js';
+export * from './train.js';
 
 /** Every request main answers, by name. Each feature contributes one map. */
 export const requests = {
   ...datasetRequests,
   ...curateRequests,
   ...jobRequests,
+  ...runRequests,
 } as const;
 
 export type Requests = typeof requests;

@@ -17,7 +17,8 @@ export default function migrate(db: Database): void {
       backend        TEXT,
       backend_reason TEXT,
       checkpoint     TEXT,
-      error          TEXT
+      error          TEXT,
+      owner_pid      INTEGER
     );
     CREATE TABLE run_metrics (
       id     INTEGER PRIMARY KEY,

@@ -20,7 +20,7 @@ interface RunRow {
   error: string | null;
 }
 
-/** Runs and their metric history in the catalog (tables from migration 0003-runs). */
+/** Runs and their metric history in the catalog (tables from migration 0004-runs). */
 export class RunStore {
   private readonly db: Database;
   private readonly s: Record<string, Statement>;
@@ -42,9 +42,8 @@ export class RunStore {
       dropMetricsAfter: this.db.prepare('DELETE FROM run_metrics WHERE run_id = ? AND step > ?'),
       log: this.db.prepare('INSERT INTO run_logs (run_id, line) VALUES (?, ?)'),
       logs: this.db.prepare('SELECT line FROM run_logs WHERE run_id = ? ORDER BY id DESC LIMIT ?'),
-      interrupted: this.db.prepare(
-        "UPDATE runs SET status = 'interrupted', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE status IN ('running', 'queued')",
-      ),
+      owner: this.db.prepare('UPDATE runs SET owner_pid = ? WHERE id = ?'),
+      active: this.db.prepare("SELECT id, owner_pid FROM runs WHERE status IN ('running', 'queued', 'paused')"),
     };
   }
 
@@ -106,9 +105,31 @@ export class RunStore {
     return (this.s.logs!.all(id, limit) as { line: string }[]).map((r) => r.line).reverse();
   }
 
-  /** At start-up, runs that were running when the process died are marked interrupted (resumable). */
+  setOwner(id: number, pid: number): void {
+    this.s.owner!.run(pid, id);
+  }
+
+  /**
+   * Runs whose owning process is gone (killed, crashed, machine restarted) are marked interrupted, so they show as
+   * resumable instead of running forever. A run owned by a live process (the app while the CLI looks) is left alone.
+   */
   markInterrupted(): number {
-    return this.s.interrupted!.run().changes;
+    let n = 0;
+    for (const r of this.s.active!.all() as { id: number; owner_pid: number | null }[]) {
+      if (r.owner_pid !== null && processAlive(r.owner_pid)) continue;
+      this.setStatus(r.id, 'interrupted');
+      n++;
+    }
+    return n;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -1,0 +1,290 @@
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../compute/index.js';
+import { augmentBatch } from '../../augment/index.js';
+import { parsePipelineSpec } from '../../../shared/contract/augment.js';
+import { mulberry32, shuffleInPlace } from '../../common/random.js';
+import { createMethod } from '../methods/index.js';
+import { createBackbone } from '../models/index.js';
+import type { Method, MethodState } from '../methods/base.js';
+import { readCheckpoint, writeCheckpoint, type TensorData } from './checkpoint.js';
+import { ImageCache } from './image-cache.js';
+import { CHECKPOINT_FILE, type CheckpointMeta, type RunSummary, type SessionInput, type WorkerMessage } from './protocol.js';
+import { methodDefaults } from './defaults.js';
+
+/** How the loop is steered from outside (the worker's message port, or a test). */
+export interface SessionControl {
+  readonly stopRequested: boolean;
+  readonly pauseRequested: boolean;
+  /** Resolves when a pause ends (resume) or a stop arrives. */
+  waitForResume(): Promise<void>;
+}
+
+const MONITOR_K = 20;
+const MONITOR_T = 0.07;
+
+/**
+ * One pretraining run: decode the images, pick the backend, build the method, then loop epochs of seeded
+ * batches → augmented views → method.trainStep. It streams step and epoch metrics, writes a checkpoint every
+ * checkpointMinutes and at the end, and on resume continues from the checkpoint's step with its optimizer state
+ * and the same data order.
+ */
+export async function runSession(input: SessionInput, post: (m: WorkerMessage) => void, control: SessionControl): Promise<RunSummary> {
+  const started = performance.now();
+  const { config } = input;
+  const log = (line: string) => post({ type: 'log', line });
+  const pipeline = parsePipelineSpec(config.pipeline);
+
+  const backend = await initBackend({ prefer: config.backend });
+  post({ type: 'backend', backend: backend.backend, reason: backend.reason });
+  log(`backend ${backend.backend}: ${backend.reason}`);
+
+  log(`decoding ${input.images.length} training images at ${config.imageSize} px`);
+  const cache = await ImageCache.load(input.images, config.imageSize);
+  const monitorCache = input.monitor.length > 0 ? await ImageCache.load(input.monitor, config.imageSize) : null;
+
+  const batchSize = Math.min(config.batchSize, cache.count);
+  if (batchSize < 2) throw new Error(`a run needs at least 2 images, the dataset has ${cache.count}`);
+  const stepsPerEpoch = Math.floor(cache.count / batchSize);
+  const resumed = input.resumeFrom ? readCheckpoint<CheckpointMeta>(input.resumeFrom) : null;
+  const totalSteps = resumed?.meta.totalSteps ?? estimateTotalSteps(config, stepsPerEpoch);
+
+  const method = createMethod(config.method, {
+    backbone:
+      config.patchSize === undefined
+        ? config.backbone
+        : (seed: number) => createBackbone(config.backbone, { imageSize: config.imageSize, seed, patchSize: config.patchSize! }),
+    imageSize: config.imageSize,
+    seed: config.seed,
+    totalSteps,
+    ...methodDefaults(config, totalSteps),
+  });
+  let step = 0;
+  let epoch = 0;
+  let batchInEpoch = 0;
+  if (resumed) {
+    method.setState(stateFromCheckpoint(resumed.tensors, resumed.meta));
+    step = resumed.meta.step;
+    epoch = resumed.meta.epoch;
+    batchInEpoch = resumed.meta.batchInEpoch;
+    log(`resumed from ${input.resumeFrom} at step ${step} (epoch ${epoch}, batch ${batchInEpoch})`);
+  }
+
+  const checkpointFile = path.join(input.runDir, CHECKPOINT_FILE);
+  const saveCheckpoint = () => {
+    const state = method.getState();
+    const tensors: Record<string, TensorData> = {};
+    for (const [k, v] of Object.entries(state.modules)) tensors[`modules/${k}`] = v;
+    for (const [k, v] of Object.entries(state.optimizer.slots)) tensors[`optimizer/${k}`] = v;
+    const { slots: _slots, ...optimizerRest } = state.optimizer;
+    writeCheckpoint<CheckpointMeta>(checkpointFile, {
+      meta: { runId: input.runId, step, epoch, batchInEpoch, totalSteps, config, optimizer: optimizerRest, savedAt: new Date().toISOString() },
+      tensors,
+    });
+    post({ type: 'checkpoint', file: checkpointFile, step });
+  };
+
+  const deadline = config.minutes !== undefined ? started + config.minutes * 60_000 : Infinity;
+  const checkpointEvery = config.checkpointMinutes * 60_000;
+  let lastCheckpoint = performance.now();
+  let lastLoss: number | null = null;
+  let lastKnn: number | null = null;
+  let lastStd: number | null = null;
+  let imagesSeen = 0;
+  let trainTime = 0;
+  let stopped = false;
+
+  try {
+    outer: while (step < totalSteps) {
+      const order = epochOrder(cache.count, config.seed, epoch);
+      for (; batchInEpoch < stepsPerEpoch; batchInEpoch++) {
+        if (control.pauseRequested) {
+          saveCheckpoint();
+          lastCheckpoint = performance.now();
+          post({ type: 'status', status: 'paused' });
+          await control.waitForResume();
+          if (!control.stopRequested) post({ type: 'status', status: 'running' });
+        }
+        if (control.stopRequested) {
+          stopped = true;
+          break outer;
+        }
+        if (step >= totalSteps || performance.now() > deadline) break outer;
+        const t0 = performance.now();
+        const indices = order.subarray(batchInEpoch * batchSize, (batchInEpoch + 1) * batchSize);
+        const x = cache.batch(indices);
+        const t1 = performance.now();
+        const metrics = tf.tidy(() => {
+          const images = tf.tensor4d(x, [indices.length, config.imageSize, config.imageSize, 3]);
+          const views = augmentBatch(images, pipeline, stepSeed(config.seed, step));
+          return method.trainStep(views, step);
+        });
+        const t2 = performance.now();
+        step++;
+        imagesSeen += indices.length;
+        trainTime += t2 - t0;
+        lastLoss = metrics.loss;
+        const mem = tf.memory();
+        post({
+          type: 'metrics',
+          metrics: {
+            runId: input.runId,
+            kind: 'step',
+            step,
+            epoch,
+            loss: metrics.loss,
+            lr: metrics.lr,
+            imagesPerSecond: indices.length / ((t2 - t0) / 1000),
+            memoryBytes: mem.numBytes,
+            numTensors: mem.numTensors,
+            dataWait: (t1 - t0) / Math.max(1e-9, t2 - t0),
+            time: new Date().toISOString(),
+          },
+        });
+        if (performance.now() - lastCheckpoint > checkpointEvery) {
+          saveCheckpoint();
+          lastCheckpoint = performance.now();
+        }
+      }
+      // an epoch ended: monitor it
+      epoch++;
+      batchInEpoch = 0;
+      const monitor = monitorEpoch(method, monitorCache, input.monitor.map((m) => m.label));
+      lastKnn = monitor.knnTop1;
+      lastStd = monitor.embeddingStd;
+      post({ type: 'metrics', metrics: { runId: input.runId, kind: 'epoch', step, epoch, ...monitor, time: new Date().toISOString() } });
+      log(`epoch ${epoch}: loss ${lastLoss?.toFixed(4)}, kNN ${monitor.knnTop1 === null ? 'n/a' : (100 * monitor.knnTop1).toFixed(1) + '%'}, embedding std ${monitor.embeddingStd.toFixed(4)}`);
+    }
+    if (!stopped && batchInEpoch > 0) {
+      // a time budget ended mid-epoch: one last monitor point, so the final numbers describe the final weights
+      const monitor = monitorEpoch(method, monitorCache, input.monitor.map((m) => m.label));
+      lastKnn = monitor.knnTop1;
+      lastStd = monitor.embeddingStd;
+      post({ type: 'metrics', metrics: { runId: input.runId, kind: 'epoch', step, epoch, ...monitor, time: new Date().toISOString() } });
+    }
+    saveCheckpoint();
+  } finally {
+    method.dispose();
+  }
+  return {
+    steps: step,
+    epochs: epoch,
+    loss: lastLoss,
+    knnTop1: lastKnn,
+    embeddingStd: lastStd,
+    imagesPerSecond: trainTime > 0 ? imagesSeen / (trainTime / 1000) : 0,
+    seconds: (performance.now() - started) / 1000,
+    backend: backend.backend,
+    checkpoint: checkpointFile,
+  };
+}
+
+function estimateTotalSteps(config: SessionInput['config'], stepsPerEpoch: number): number {
+  if (config.epochs !== undefined) return config.epochs * stepsPerEpoch;
+  // A time budget: the schedules need a length, so take a generous bound; the deadline ends the run.
+  if (config.minutes !== undefined) return Math.max(stepsPerEpoch, Math.ceil(config.minutes * 60 * 50));
+  return 100 * stepsPerEpoch;
+}
+
+/** The image order of an epoch: a permutation seeded by (seed, epoch), so a resumed run sees the same batches. */
+export function epochOrder(count: number, seed: number, epoch: number): Uint32Array {
+  const order = Array.from({ length: count }, (_, i) => i);
+  shuffleInPlace(order, mulberry32((seed * 1_000_003 + epoch * 7919 + 1) >>> 0));
+  return Uint32Array.from(order);
+}
+
+/** The augmentation seed of a step: a function of (run seed, step), so a resumed step draws the same views. */
+export function stepSeed(seed: number, step: number): number {
+  return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(step + 1, 0x85ebca6b)) >>> 1;
+}
+
+function stateFromCheckpoint(tensors: Record<string, TensorData>, meta: CheckpointMeta): MethodState {
+  const modules: Record<string, TensorData> = {};
+  const slots: Record<string, TensorData> = {};
+  for (const [k, v] of Object.entries(tensors)) {
+    if (k.startsWith('modules/')) modules[k.slice('modules/'.length)] = v;
+    else if (k.startsWith('optimizer/')) slots[k.slice('optimizer/'.length)] = v;
+  }
+  return { modules, optimizer: { ...(meta.optimizer as object), slots } } as MethodState;
+}
+
+/**
+ * The per-epoch health check: leave-one-out kNN (cosine, k=20, temperature-weighted votes) within the held-out
+ * labeled subset, and the std of the L2-normalised embeddings (collapse drives it to 0; healthy is ≈ 1/√d).
+ */
+export function monitorEpoch(
+  method: Method,
+  cache: ImageCache | null,
+  labels: (string | null)[],
+): { knnTop1: number | null; embeddingStd: number } {
+  if (!cache || cache.count < 2) return { knnTop1: null, embeddingStd: 0 };
+  const feats = embedAll(method, cache);
+  const n = cache.count;
+  const d = feats.length / n;
+  normalizeRows(feats, n, d);
+  let std = 0;
+  for (let j = 0; j < d; j++) {
+    let mean = 0;
+    for (let i = 0; i < n; i++) mean += feats[i * d + j]!;
+    mean /= n;
+    let v = 0;
+    for (let i = 0; i < n; i++) v += (feats[i * d + j]! - mean) ** 2;
+    std += Math.sqrt(v / n);
+  }
+  std /= d;
+  const labeled = labels.every((l) => l !== null);
+  if (!labeled) return { knnTop1: null, embeddingStd: std };
+  const names = [...new Set(labels as string[])];
+  const y = labels.map((l) => names.indexOf(l!));
+  let correct = 0;
+  const sims = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let t = 0; t < d; t++) s += feats[i * d + t]! * feats[j * d + t]!;
+      sims[j] = j === i ? -Infinity : s;
+    }
+    const top = topK(sims, Math.min(MONITOR_K, n - 1));
+    const votes = new Float64Array(names.length);
+    for (const j of top) votes[y[j]!]! += Math.exp(sims[j]! / MONITOR_T);
+    let best = 0;
+    for (let c = 1; c < votes.length; c++) if (votes[c]! > votes[best]!) best = c;
+    if (best === y[i]) correct++;
+  }
+  return { knnTop1: correct / n, embeddingStd: std };
+}
+
+function embedAll(method: Method, cache: ImageCache): Float32Array {
+  const chunks: Float32Array[] = [];
+  const chunk = 128;
+  for (let start = 0; start < cache.count; start += chunk) {
+    const idx = Array.from({ length: Math.min(chunk, cache.count - start) }, (_, i) => start + i);
+    const x = cache.batch(idx);
+    const out = tf.tidy(() => method.embed(tf.tensor4d(x, [idx.length, cache.size, cache.size, 3])));
+    chunks.push(out.dataSync() as Float32Array);
+    out.dispose();
+  }
+  const total = chunks.reduce((s, c) => s + c.length, 0);
+  const all = new Float32Array(total);
+  let o = 0;
+  for (const c of chunks) {
+    all.set(c, o);
+    o += c.length;
+  }
+  return all;
+}
+
+function normalizeRows(x: Float32Array, n: number, d: number): void {
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let j = 0; j < d; j++) s += x[i * d + j]! ** 2;
+    const inv = 1 / Math.max(1e-12, Math.sqrt(s));
+    for (let j = 0; j < d; j++) x[i * d + j]! *= inv;
+  }
+}
+
+function topK(values: Float32Array, k: number): number[] {
+  const idx = Array.from(values.keys());
+  idx.sort((a, b) => values[b]! - values[a]!);
+  return idx.slice(0, k);
+}
