@@ -54,8 +54,10 @@ const MIME: Record<string, string> = {
 
 export function findRendererDir(): string | null {
   const here = path.dirname(fileURLToPath(import.meta.url));
+  // Compiled, the server sits in dist/main/server and the UI in dist/renderer; from the sources (tsx) it is
+  // dist/renderer again. Only a built UI counts: the source renderer/ also has an index.html, which cannot run.
   for (const candidate of [path.resolve(here, '../../renderer'), path.resolve(here, '../../dist/renderer')]) {
-    if (fs.existsSync(path.join(candidate, 'index.html'))) return candidate;
+    if (fs.existsSync(path.join(candidate, 'index.html')) && fs.existsSync(path.join(candidate, 'assets'))) return candidate;
   }
   return null;
 }
