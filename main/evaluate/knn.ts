@@ -3,7 +3,7 @@ import { type FeatureMatrix, type LabeledFeatures, checkFeatures, checkLabeled }
 import { knnSearchRange } from './knn-kernel.js';
 import type { KnnWorkerData } from './knn-worker.js';
 import { type ClassificationReport, classificationReport } from './metrics.js';
-import { spawnModuleWorker } from './workers.js';
+import { defaultThreads, spawnModuleWorker } from './workers.js';
 
 /**
  * The DINO weighted kNN classifier (Caron et al. 2021, after Wu et al. 2018): features are L2-normalised, the k
@@ -16,8 +16,10 @@ export const DEFAULT_TEMPERATURE = 0.07;
 export interface KnnOptions {
   ks?: readonly number[];
   temperature?: number;
-  /** Threads for the similarity search (each takes a slice of the test rows). */
+  /** Threads for the similarity search (each takes a slice of the test rows); default: by problem size. */
   threads?: number;
+  /** Aborting stops the worker threads and rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface Neighbors {
@@ -61,8 +63,9 @@ export function cosineNeighbors(train: FeatureMatrix, test: FeatureMatrix, k: nu
 }
 
 /** As cosineNeighbors, with the test rows split across worker threads. */
-export async function cosineNeighborsParallel(train: FeatureMatrix, test: FeatureMatrix, k: number, threads: number): Promise<Neighbors> {
+export async function cosineNeighborsParallel(train: FeatureMatrix, test: FeatureMatrix, k: number, threads: number, signal?: AbortSignal): Promise<Neighbors> {
   checkPair(train, test, k);
+  signal?.throwIfAborted();
   const t = Math.max(1, Math.min(Math.floor(threads), Math.ceil(test.n / 64)));
   if (t <= 1) return cosineNeighbors(train, test, k);
   const trainN = l2NormalizeRows(train, true);
@@ -75,12 +78,19 @@ export async function cosineNeighborsParallel(train: FeatureMatrix, test: Featur
       const data: KnnWorkerData = { train: trainN, nTrain: train.n, test: testN, testStart: cut(j), testEnd: cut(j + 1), dim: train.dim, kMax: k, outIndex: index, outSim: sim };
       return new Promise<void>((resolve, reject) => {
         const w = spawnModuleWorker(new URL('./knn-worker.js', import.meta.url), data);
-        w.once('message', (m: { ok: boolean; message?: string }) => {
+        const onAbort = () => {
           void w.terminate();
-          if (m.ok) resolve();
-          else reject(new Error(`kNN worker failed: ${m.message}`));
-        });
-        w.once('error', reject);
+          reject(signal!.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        const settle = (err?: Error) => {
+          signal?.removeEventListener('abort', onAbort);
+          void w.terminate();
+          if (err) reject(err);
+          else resolve();
+        };
+        w.once('message', (m: { ok: boolean; message?: string }) => settle(m.ok ? undefined : new Error(`kNN worker failed: ${m.message}`)));
+        w.once('error', settle);
       });
     }),
   );
@@ -113,7 +123,8 @@ export async function knnClassify(train: LabeledFeatures, test: LabeledFeatures,
   const temperature = options.temperature ?? DEFAULT_TEMPERATURE;
   if (!(temperature > 0)) throw invalid(`kNN: temperature must be > 0, got ${temperature}`);
   const kMax = ks[ks.length - 1]!;
-  const neighbors = await cosineNeighborsParallel(train, test, kMax, options.threads ?? 1);
+  const threads = options.threads ?? defaultThreads(train.n * test.n * train.dim, 2e8);
+  const neighbors = await cosineNeighborsParallel(train, test, kMax, threads, options.signal);
   const result: KnnResult = {};
   for (const k of ks) {
     const scores = knnVotes(neighbors, train.labels, train.numClasses, k, temperature);

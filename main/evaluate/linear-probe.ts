@@ -4,6 +4,7 @@ import { minimizeLbfgs, type LbfgsStop } from './lbfgs.js';
 import { type ClassificationReport, classificationReport, topKAccuracy } from './metrics.js';
 import { stratifiedSubset } from './sampling.js';
 import { createSoftmaxObjective, type SoftmaxObjective } from './softmax-objective.js';
+import { defaultThreads } from './workers.js';
 
 /**
  * Linear evaluation (SimCLR/MoCo protocol): multinomial logistic regression on frozen features.
@@ -23,7 +24,7 @@ export interface LinearProbeOptions {
   relativeTolerance?: number;
   /** Stop walking down the grid after this many weaker λ in a row did not beat the best validation accuracy. */
   patience?: number;
-  /** Worker threads for the loss/gradient (1 = run on the calling thread only). */
+  /** Worker threads for the loss/gradient (1 = the calling thread only); default: by problem size. */
   threads?: number;
   onProgress?: (progress: LinearProbeProgress) => void;
 }
@@ -88,7 +89,8 @@ export function fitLinearProbe(train: LabeledFeatures, options: LinearProbeOptio
   order.set(split.rest, 0);
   order.set(split.selected, split.rest.length);
   const nFit = split.rest.length;
-  const threads = Math.max(1, Math.floor(options.threads ?? 1));
+  // One evaluation is 2·n·dim·C multiply-adds; below ~50 M a thread's share would not pay for its start.
+  const threads = Math.max(1, Math.floor(options.threads ?? defaultThreads(2 * n * dim * C, 5e7)));
   // Shared memory lets the worker threads read the matrix without a copy.
   const X = new Float32Array(threads > 1 ? new SharedArrayBuffer(n * dim * 4) : new ArrayBuffer(n * dim * 4));
   const labels = new Int32Array(threads > 1 ? new SharedArrayBuffer(n * 4) : new ArrayBuffer(n * 4));

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 
@@ -16,4 +17,12 @@ export function spawnModuleWorker(jsUrl: URL, workerData: unknown): Worker {
   const api = pathToFileURL(require.resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
   const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(tsUrl.href)}); });`;
   return new Worker(code, { eval: true, workerData });
+}
+
+/**
+ * Threads worth starting for `work` multiply-adds: one below `perThreadMinimum` (a worker costs tens of
+ * milliseconds to start, more from sources), else up to the machine's parallelism, at most 8.
+ */
+export function defaultThreads(work: number, perThreadMinimum: number): number {
+  return Math.max(1, Math.min(os.availableParallelism(), 8, Math.floor(work / perThreadMinimum)));
 }

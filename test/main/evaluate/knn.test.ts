@@ -95,3 +95,14 @@ describe('DINO kNN classifier', () => {
     await expect(knnClassify(make(30), make(30), { ks: [0] })).rejects.toThrow(/positive integers/);
   });
 });
+
+describe('kNN cancellation', () => {
+  it('an abort stops the worker threads and rejects', async () => {
+    const train = randomSet(4000, 64, 3, 1);
+    const test = randomSet(2000, 64, 3, 2);
+    const controller = new AbortController();
+    const run = knnClassify(train, test, { threads: 2, signal: controller.signal });
+    setTimeout(() => controller.abort(new Error('cancelled by the user')), 50);
+    await expect(run).rejects.toThrow('cancelled by the user');
+  });
+});
