@@ -1,4 +1,5 @@
 import type { Services } from '../services.js';
+import { augmentHandlers } from './augment-handlers.js';
 import { curateHandlers } from './curate-handlers.js';
 import { datasetHandlers } from './dataset-handlers.js';
 import { createDispatcher, type Dispatch } from './dispatcher.js';
@@ -11,6 +12,7 @@ export function createHandlers(s: Services, overrides: Partial<Handlers> = {}): 
     ...datasetHandlers(s),
     ...curateHandlers(s),
     ...trainHandlers(s),
+    ...augmentHandlers(s),
     ...overrides,
   };
 }

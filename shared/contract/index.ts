@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { curateRequests } from './curate.js';
 import { datasetRequests } from './datasets.js';
 import { jobRequests } from './jobs.js';
+import { pipelineRequests } from './pipelines.js';
 import { runRequests } from './train.js';
 
 export * from './augment.js';
@@ -11,6 +12,7 @@ export * from './datasets.js';
 export * from './define.js';
 export * from './events.js';
 export * from './jobs.js';
+export * from './pipelines.js';
 export * from './train.js';
 
 /** Every request main answers, by name. Each feature contributes one map. */
@@ -19,6 +21,7 @@ export const requests = {
   ...curateRequests,
   ...jobRequests,
   ...runRequests,
+  ...pipelineRequests,
 } as const;
 
 export type Requests = typeof requests;

@@ -1,0 +1,243 @@
+import * as tf from '@tensorflow/tfjs';
+import sharp from 'sharp';
+import {
+  parsePipelineSpec,
+  PipelineSpecError,
+  presetFor,
+  PRESET_METHODS,
+  type PipelineSpec,
+  type PresetMethod,
+} from '../../shared/contract/augment.js';
+import { methodFromName } from '../../shared/contract/pipeline-checks.js';
+import {
+  PREVIEW_MAX_K,
+  PreviewInput,
+  type PipelineRef,
+  type PreviewImage,
+  type PreviewOutput,
+  type PreviewView,
+} from '../../shared/contract/pipelines.js';
+import type { Catalog, DatasetImage } from '../catalog/catalog.js';
+import { invalid } from '../common/errors.js';
+import { mulberry32, shuffleInPlace } from '../common/random.js';
+import { currentBackend, initBackend, type BackendPreference } from '../compute/index.js';
+import { ImageCache } from '../train/runs/image-cache.js';
+import { typicalImageSize } from '../train/runs/runner.js';
+import type { PipelineStore } from './pipeline-store.js';
+import { augmentBatch, describeViews } from './ops.js';
+
+/**
+ * The designer's live preview, made by the training data path itself: the samples are decoded by the training
+ * ImageCache (sharp, cover-resize to the run's image size) and augmented by augmentBatch with the request's seed,
+ * so the preview for seed s shows the pixels a training step with augmentation seed s produces for those images.
+ *
+ * What is slow is done once: the backend is initialised on the first call, and each dataset's samples are decoded
+ * once per image size (a few entries kept) and reused across edits.
+ */
+
+interface SampleSet {
+  key: string;
+  images: DatasetImage[];
+  cache: ImageCache;
+}
+
+const KEEP_SAMPLE_SETS = 6;
+
+/** The sample images of a dataset: a fixed seeded draw, so edits and resamples keep showing the same pictures. */
+export function previewSampleImages(images: readonly DatasetImage[], datasetId: number, count = PREVIEW_MAX_K): DatasetImage[] {
+  const order = shuffleInPlace(
+    images.map((_, i) => i),
+    mulberry32((0x5eed ^ datasetId) >>> 0),
+  );
+  return order.slice(0, count).map((i) => images[i]!);
+}
+
+/** The augmentBatch seed of a preview's `round`: round 0 is the request's seed, later rounds are fresh draws. */
+export function roundSeed(seed: number, round: number): number {
+  if (round === 0) return seed;
+  return (Math.imul((seed ^ 0x85ebca6b) >>> 0, 0x9e3779b1) + Math.imul(round, 0xc2b2ae35)) >>> 1;
+}
+
+/**
+ * Which (round, view) fills each of m columns. A spec with fewer views than m is run again with the next round's
+ * seed. A multi-crop spec showing fewer columns than it has views shows both kinds: its globals, then locals.
+ */
+export function previewColumns(kinds: readonly PreviewView['kind'][], m: number): { round: number; view: number }[] {
+  const total = kinds.length;
+  if (m >= total || !kinds.includes('local') || m < 2) {
+    return Array.from({ length: m }, (_, c) => ({ round: Math.floor(c / total), view: c % total }));
+  }
+  const globals = kinds.map((k, i) => (k === 'global' ? i : -1)).filter((i) => i >= 0);
+  const locals = kinds.map((k, i) => (k === 'local' ? i : -1)).filter((i) => i >= 0);
+  const showLocals = Math.min(locals.length, Math.max(1, Math.floor(m / 2)));
+  const showGlobals = Math.min(globals.length, m - showLocals);
+  const views = [...globals.slice(0, showGlobals), ...locals.slice(0, m - showGlobals)];
+  return views.map((view) => ({ round: 0, view }));
+}
+
+export class PreviewService {
+  private readonly sets: SampleSet[] = [];
+  private readonly defaultSizes = new Map<string, number>();
+  private backend: Promise<string> | null = null;
+
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly options: { backend?: BackendPreference; pipelines?: PipelineStore } = {},
+  ) {}
+
+  /** The spec a preview ref names at a given image size, and the method it is meant for. */
+  resolvePipeline(ref: PipelineRef, imageSize: number): { spec: PipelineSpec; method: PresetMethod | null } {
+    if (typeof ref === 'string') {
+      if ((PRESET_METHODS as readonly string[]).includes(ref)) {
+        return { spec: presetFor(ref as PresetMethod, imageSize), method: ref as PresetMethod };
+      }
+      const saved = this.options.pipelines?.find(ref);
+      if (!saved) {
+        throw invalid(`pipeline: "${ref}" is neither a preset (${PRESET_METHODS.join(', ')}) nor a saved pipeline`, [`pipeline: unknown "${ref}"`]);
+      }
+      return { spec: parsePipelineSpec(saved.spec), method: saved.method };
+    }
+    try {
+      const spec = parsePipelineSpec(ref);
+      return { spec, method: methodFromName(spec.name) };
+    } catch (err) {
+      if (err instanceof PipelineSpecError) throw invalid(err.message, err.issues);
+      throw err;
+    }
+  }
+
+  /** The image size a run on this dataset would use by default. */
+  datasetImageSize(datasetId: number): number {
+    const images = this.catalog.datasetImages(datasetId);
+    return typicalImageSize(images);
+  }
+
+  async preview(request: PreviewInput): Promise<PreviewOutput> {
+    const t0 = performance.now();
+    const input = PreviewInput.parse(request);
+    const backend = await this.ensureBackend();
+    const { set, imageSize, cached } = await this.samples(input.datasetId, input.size);
+    const { spec, method } = this.resolvePipeline(input.pipeline, imageSize);
+    const k = Math.min(input.k, set.images.length);
+    const t1 = performance.now();
+
+    const described = describeViews(spec, imageSize);
+    const columns = previewColumns(
+      described.map((d) => d.kind),
+      input.m,
+    );
+    const rounds = Math.max(...columns.map((c) => c.round)) + 1;
+    const indices = Array.from({ length: k }, (_, i) => i);
+    const pixels = set.cache.batch(indices);
+    const viewPixels: Float32Array[][] = [];
+    for (let round = 0; round < rounds; round++) {
+      const views = tf.tidy(() => augmentBatch(tf.tensor4d(pixels, [k, imageSize, imageSize, 3]), spec, roundSeed(input.seed, round)));
+      try {
+        viewPixels.push(await Promise.all(views.map((v) => v.data() as Promise<Float32Array>)));
+      } finally {
+        tf.dispose(views);
+      }
+    }
+    const t2 = performance.now();
+
+    const encode = (data: Float32Array, offset: number, size: number) => encodeImage(data, offset, size, input.format);
+    const per = imageSize * imageSize * 3;
+    const samples = await Promise.all(
+      indices.map(async (b) => ({
+        imageId: set.images[b]!.id,
+        label: set.images[b]!.label,
+        source: await encode(pixels, b * per, imageSize),
+        views: await Promise.all(
+          columns.map(({ round, view }) => {
+            const size = described[view]!.size;
+            return encode(viewPixels[round]![view]!, b * size * size * 3, size);
+          }),
+        ),
+      })),
+    );
+    const t3 = performance.now();
+    return {
+      datasetId: input.datasetId,
+      imageSize,
+      seed: input.seed,
+      spec: spec as unknown as Record<string, unknown>,
+      method,
+      views: columns.map(({ round, view }) => ({ view, round, seed: roundSeed(input.seed, round), kind: described[view]!.kind, size: described[view]!.size })),
+      samples,
+      timings: { decodeMs: t1 - t0, augmentMs: t2 - t1, encodeMs: t3 - t2, totalMs: t3 - t0, cached },
+      backend,
+    };
+  }
+
+  private ensureBackend(): Promise<string> {
+    const active = currentBackend();
+    if (active) return Promise.resolve(active.backend);
+    this.backend ??= initBackend({ prefer: this.options.backend ?? 'auto' }).then(
+      (b) => b.backend,
+      (err) => {
+        this.backend = null;
+        throw err;
+      },
+    );
+    return this.backend;
+  }
+
+  /** The dataset's decoded samples at `size` (the run default when absent), decoded once and kept. */
+  private async samples(datasetId: number, size: number | undefined): Promise<{ set: SampleSet; imageSize: number; cached: boolean }> {
+    const dataset = this.catalog.getDataset(datasetId);
+    if (dataset.okCount === 0) {
+      throw invalid(`datasetId: dataset "${dataset.name}" has no usable images to preview`, ['datasetId: the dataset is empty']);
+    }
+    // A dataset that gains or loses images (an import, a re-created name) gets a new key.
+    const prefix = `${datasetId}:${dataset.okCount}:${dataset.createdAt}`;
+    let images: DatasetImage[] | null = null;
+    let imageSize = size ?? this.defaultSizes.get(prefix);
+    if (imageSize === undefined) {
+      images = this.catalog.datasetImages(datasetId);
+      imageSize = typicalImageSize(images);
+      this.defaultSizes.set(prefix, imageSize);
+    }
+    const key = `${prefix}:${imageSize}`;
+    const hit = this.sets.find((s) => s.key === key);
+    if (hit) {
+      this.sets.splice(this.sets.indexOf(hit), 1);
+      this.sets.unshift(hit);
+      return { set: hit, imageSize, cached: true };
+    }
+    images ??= this.catalog.datasetImages(datasetId);
+    const chosen = previewSampleImages(images, datasetId);
+    const cache = await ImageCache.load(
+      chosen.map((i) => ({ path: i.path, label: i.label })),
+      imageSize,
+    );
+    const set: SampleSet = { key, images: chosen, cache };
+    this.sets.unshift(set);
+    if (this.sets.length > KEEP_SAMPLE_SETS) this.sets.length = KEEP_SAMPLE_SETS;
+    return { set, imageSize, cached: false };
+  }
+}
+
+/** NHWC float [0, 1] → 8-bit, the rounding a PNG of the view would have. */
+export function toBytes(data: Float32Array, offset: number, count: number, channelsOut: 3 | 4): Uint8Array {
+  const pixels = count / 3;
+  const out = new Uint8Array(pixels * channelsOut);
+  for (let p = 0; p < pixels; p++) {
+    for (let c = 0; c < 3; c++) {
+      const v = data[offset + p * 3 + c]!;
+      out[p * channelsOut + c] = Math.round(Math.min(1, Math.max(0, v)) * 255);
+    }
+    if (channelsOut === 4) out[p * 4 + 3] = 255;
+  }
+  return out;
+}
+
+async function encodeImage(data: Float32Array, offset: number, size: number, format: 'png' | 'raw'): Promise<PreviewImage> {
+  const count = size * size * 3;
+  if (format === 'raw') {
+    return { width: size, height: size, data: Buffer.from(toBytes(data, offset, count, 4)).toString('base64') };
+  }
+  const png = await sharp(toBytes(data, offset, count, 3), { raw: { width: size, height: size, channels: 3 } })
+    .png({ compressionLevel: 2 })
+    .toBuffer();
+  return { width: size, height: size, data: `data:image/png;base64,${png.toString('base64')}` };
+}
