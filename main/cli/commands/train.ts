@@ -11,7 +11,7 @@ export const trainCommand: Command = {
   name: 'train',
   usage:
     'curio train --dataset NAME --method simclr|mocov2|mocov3|byol|dino --backbone small|resnet18|resnet50|vit-tiny|vit-small ' +
-    '[--epochs N | --minutes M] [--batch B] [--image-size PX] [--pipeline FILE|PRESET] [--backend X] [--lr LR] [--seed S] ' +
+    '[--epochs N | --minutes M] [--batch B] [--image-size PX] [--pipeline FILE|PRESET] [--backend X] [--lr BASE_LR_PER_256] [--seed S] ' +
     '[--checkpoint-minutes M] [--db FILE] [--json]\n       curio train --resume ID [--db FILE] [--json]',
   summary: 'Pretrain an encoder with a self-supervised method (in a worker thread), or resume a run',
   async run(argv) {

@@ -43,9 +43,13 @@ export function writeCheckpoint<M>(file: string, checkpoint: Checkpoint<M>): voi
       fs.writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
     }
     fs.fsyncSync(fd);
-  } finally {
+  } catch (err) {
+    // a failed write (disk full, I/O error) must not leave a half file that looks like a checkpoint in the making
     fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw err;
   }
+  fs.closeSync(fd);
   fs.renameSync(tmp, file);
 }
 

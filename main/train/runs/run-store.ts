@@ -91,8 +91,9 @@ export class RunStore {
     const all = (this.s.metrics!.all(id) as { data: string }[]).map((r) => JSON.parse(r.data) as RunMetrics);
     const steps = all.filter((m) => m.kind === 'step');
     const epochs = all.filter((m) => m.kind === 'epoch');
-    // Thin long step curves evenly so a chart gets at most maxPoints; epoch points are few and kept whole.
-    const stride = Math.max(1, Math.ceil(steps.length / maxPoints));
+    // Thin long step curves evenly so a chart gets at most maxPoints, the last point included; epoch points are
+    // few and kept whole.
+    const stride = Math.max(1, Math.ceil((steps.length - 1) / Math.max(1, maxPoints - 1)));
     const thinned = steps.filter((_, i) => i % stride === 0 || i === steps.length - 1);
     return [...thinned, ...epochs].sort((a, b) => a.step - b.step || (a.kind === 'step' ? -1 : 1));
   }

@@ -57,7 +57,7 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
     imageSize: config.imageSize,
     seed: config.seed,
     totalSteps,
-    ...methodDefaults(config, totalSteps),
+    ...methodDefaults(config, totalSteps, batchSize),
   });
   let step = 0;
   let epoch = 0;
