@@ -46,6 +46,7 @@ async function benchCifar(): Promise<void> {
   if (limit) folder = subset(folder, limit);
   const n = countFiles(folder);
   process.stderr.write(`[cifar] importing ${n} JPEGs…\n`);
+  const loadBefore = os.loadavg()[0]!;
   const r = await runImportChild({ folder, db: path.join(work, 'cifar.db'), thumbs: path.join(work, 'cifar-thumbs'), dataset: 'cifar' });
   const rate = (r.summary.imported + r.summary.failed) / r.importSeconds;
   const label = limit ? `CIFAR-10 ${n} JPEGs (subset)` : `CIFAR-10 ${n} JPEGs`;
@@ -55,7 +56,8 @@ async function benchCifar(): Promise<void> {
     { bench: 'import', figure: `${label} peak RSS`, value: round(r.maxRssMiB), unit: 'MiB' },
     { bench: 'import', figure: `${label} CPU per image`, value: round((r.cpuSeconds / n) * 1e6), unit: 'µs' },
   );
-  notes.cifar = { ...r, files: n };
+  // Other work on the machine skews wall time; CPU per image and the load around the run say how much.
+  notes.cifar = { ...r, files: n, loadAvg1mBefore: loadBefore, loadAvg1mAfter: os.loadavg()[0] };
   if (r.summary.failed > 0) process.stderr.write(`[cifar] WARNING: ${r.summary.failed} files failed\n`);
 }
 
@@ -68,13 +70,14 @@ async function benchLarge(count: number): Promise<void> {
   const folder = await generateLarge(cifar, count);
   const bytes = fs.readdirSync(path.join(folder, 'photos')).reduce((s, f) => s + fs.statSync(path.join(folder, 'photos', f)).size, 0);
   process.stderr.write(`[large] importing ${count} 12-MP JPEGs (${(bytes / count / 1e6).toFixed(2)} MB each)…\n`);
+  const loadBefore = os.loadavg()[0]!;
   const r = await runImportChild({ folder, db: path.join(work, 'large.db'), thumbs: path.join(work, 'large-thumbs'), dataset: 'large' });
   const rate = (r.summary.imported + r.summary.failed) / r.importSeconds;
   figures.push(
     { bench: 'import', figure: `12-MP JPEGs (${count}) img/s`, value: round(rate), unit: 'img/s', ...atLeast(rate, 30), note: `${cores} cores` },
     { bench: 'import', figure: `12-MP JPEGs (${count}) peak RSS`, value: round(r.maxRssMiB), unit: 'MiB' },
   );
-  notes.large = { ...r, files: count, meanBytes: Math.round(bytes / count) };
+  notes.large = { ...r, files: count, meanBytes: Math.round(bytes / count), loadAvg1mBefore: loadBefore, loadAvg1mAfter: os.loadavg()[0] };
 }
 
 /**
