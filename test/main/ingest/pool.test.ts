@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../../../main/catalog/catalog.js';
 import { DecodeError, decodeImage } from '../../../main/ingest/decode.js';
@@ -68,6 +69,20 @@ describe('DecodePool', () => {
       expect(fs.readdirSync(pooled, { recursive: true }).filter((f) => String(f).endsWith('.webp')).sort()).toEqual(
         fs.readdirSync(inProcess, { recursive: true }).filter((f) => String(f).endsWith('.webp')).sort(),
       );
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('falls back to decoding in-process when its workers cannot start', async () => {
+    const broken = () => new Worker('throw new Error("cannot load the decode worker")', { eval: true, stdout: true, stderr: true });
+    const pool = new DecodePool(2, broken);
+    try {
+      const thumbs = path.join(dir, 'thumbs-fallback');
+      const want = await Promise.all(files.map((f) => outcome(() => decodeImage(f, { thumbnailDir: path.join(dir, 'thumbs-ref') }))));
+      const got = await Promise.all(files.map((f) => outcome(() => pool.decode(f, { thumbnailDir: thumbs }))));
+      expect(got).toEqual(want);
+      expect(pool.decodesInProcess).toBe(true);
     } finally {
       await pool.close();
     }
