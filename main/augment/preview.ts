@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import {
+  issuePath,
   parsePipelineSpec,
   PipelineSpecError,
   presetFor,
@@ -114,7 +115,12 @@ export class PreviewService {
 
   async preview(request: PreviewInput): Promise<PreviewOutput> {
     const t0 = performance.now();
-    const input = PreviewInput.parse(request);
+    const parsed = PreviewInput.safeParse(request);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => `${issuePath(i.path)}: ${i.message}`);
+      throw invalid(issues.join('; '), issues);
+    }
+    const input = parsed.data;
     const backend = await this.ensureBackend();
     const { set, imageSize, cached } = await this.samples(input.datasetId, input.size);
     const { spec, method } = this.resolvePipeline(input.pipeline, imageSize);

@@ -1,6 +1,7 @@
 import { CurioError } from '../common/errors.js';
 import { UsageError } from './args.js';
 import type { Command } from './command.js';
+import { augmentCommand } from './commands/augment.js';
 import { dedupCommand } from './commands/dedup.js';
 import { demoCommand } from './commands/demo.js';
 import { importCommand } from './commands/import.js';
@@ -17,6 +18,7 @@ export const COMMANDS: Command[] = [
   trainCommand,
   runsCommand,
   exportEncoderCommand,
+  augmentCommand,
   serveCommand,
   demoCommand,
 ];

@@ -44,11 +44,11 @@ export const PreviewInput = z
     datasetId: Id,
     pipeline: PipelineRef,
     /** sample images (rows) */
-    k: z.number().int().min(1, 'k must be ≥ 1').max(PREVIEW_MAX_K, `k must be ≤ ${PREVIEW_MAX_K}`).default(8),
+    k: z.number().int().min(1, 'must be ≥ 1').max(PREVIEW_MAX_K, `must be ≤ ${PREVIEW_MAX_K}`).default(8),
     /** views per image (columns) */
-    m: z.number().int().min(1, 'm must be ≥ 1').max(PREVIEW_MAX_M, `m must be ≤ ${PREVIEW_MAX_M}`).default(4),
+    m: z.number().int().min(1, 'must be ≥ 1').max(PREVIEW_MAX_M, `must be ≤ ${PREVIEW_MAX_M}`).default(4),
     /** decode size in px, as a run's --image-size; defaults to the dataset's typical size, as a run does */
-    size: z.number().int().min(8, 'size must be ≥ 8 px').max(512, 'size must be ≤ 512 px').optional(),
+    size: z.number().int().min(8, 'must be ≥ 8 px').max(512, 'must be ≤ 512 px').optional(),
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
     /** png: data URLs for <img>; raw: base64 RGBA bytes (tests compare pixels) */
     format: z.enum(['png', 'raw']).default('png'),

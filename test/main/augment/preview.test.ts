@@ -160,7 +160,7 @@ describe('augment.preview: the training data path, seed for seed', () => {
     const bad = { ops: [{ op: 'random_resized_crop', size: 32 }, { op: 'horizontal_flip', p: 1.5 }] };
     await expect(service.preview({ datasetId: fx.datasetId, pipeline: bad, seed: 0, size: 32 })).rejects.toThrow(/ops\[1\]\.p: must be ≤ 1/);
     await expect(service.preview({ datasetId: fx.datasetId, pipeline: { ops: [{ op: 'sharpen' }] }, seed: 0, size: 32 })).rejects.toThrow(/ops\[0\]\.op/);
-    await expect(service.preview({ datasetId: fx.datasetId, pipeline: 'simclr', seed: 0, k: 0 })).rejects.toThrow(/k must be ≥ 1/);
+    await expect(service.preview({ datasetId: fx.datasetId, pipeline: 'simclr', seed: 0, k: 0 })).rejects.toThrow(/^k: must be ≥ 1$/);
   });
 
   it('previews a saved pipeline by name', async () => {
