@@ -7,6 +7,7 @@ import { describeFsError } from './scan.js';
 import { dhashFromGray9x8 } from './phash.js';
 import { grayGrid } from './gray-grid.js';
 import { readJpegHeader } from './jpeg-header.js';
+import { encodeWebpLossless } from './webp-lossless.js';
 
 /** Images larger than this many pixels are refused before decoding (decompression bombs). */
 export const DEFAULT_MAX_PIXELS = 100_000_000;
@@ -130,7 +131,17 @@ async function sharpHeader(buf: Buffer): Promise<Metadata> {
 
 type RawInfo = { width: number; height: number; channels: 1 | 2 | 3 | 4 };
 
+/**
+ * Thumbnails of at most this many pixels are written as uncompressed lossless WebP in JS: ≤ 4 kB, so no bigger on
+ * disk than a lossy one (a file takes a 4 kB block either way), and without a libvips call, a third of the CPU an
+ * import spends on a CIFAR-sized image.
+ */
+export const SMALL_THUMBNAIL_PIXELS = 36 * 36;
+
 function encodeThumbnail(pixels: Buffer, raw: RawInfo): Promise<Buffer> {
+  if (raw.width * raw.height <= SMALL_THUMBNAIL_PIXELS && raw.channels !== 2) {
+    return Promise.resolve(encodeWebpLossless(pixels, raw.width, raw.height, raw.channels));
+  }
   return sharp(pixels, { raw }).webp({ quality: 80, effort: 0 }).toBuffer();
 }
 
