@@ -4,6 +4,7 @@ import m0002 from './0002-page-order-index.js';
 import m0003 from './0003-embeddings.js';
 import m0004 from './0004-runs.js';
 import m0005 from './0005-pipelines.js';
+import m0006 from './0006-reports.js';
 
 export interface Migration {
   version: number;
@@ -18,4 +19,5 @@ export const migrations: readonly Migration[] = [
   { version: 3, name: '0003-embeddings', up: m0003 },
   { version: 4, name: '0004-runs', up: m0004 },
   { version: 5, name: '0005-pipelines', up: m0005 },
+  { version: 6, name: '0006-reports', up: m0006 },
 ];
