@@ -45,7 +45,7 @@ export function domainOf(points: readonly Point[], options: { zeroBased?: boolea
   }
   if (yMin === yMax) {
     const pad = Math.abs(yMin) > 0 ? Math.abs(yMin) * 0.1 : 1;
-    yMin -= pad;
+    if (!(options.zeroBased && yMin === 0)) yMin -= pad;
     yMax += pad;
   } else {
     const pad = (yMax - yMin) * 0.05;
@@ -113,6 +113,14 @@ export function niceTicks(min: number, max: number, count = 4): number[] {
   const ticks: number[] = [];
   for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) ticks.push(Number(v.toPrecision(12)));
   return ticks;
+}
+
+/** A tick label with as many decimals as the tick spacing needs: 0.005 apart → "0.015", 500 apart → "1500". */
+export function formatTick(value: number, step: number): string {
+  if (value === 0) return '0';
+  const decimals = Math.max(0, -Math.floor(Math.log10(step) + 1e-9));
+  if (decimals > 4 || Math.abs(value) >= 1e6) return value.toExponential(1);
+  return value.toFixed(decimals);
 }
 
 /**

@@ -14,6 +14,14 @@ export function runLabel(run: Run): { method: string; backbone: string; dataset:
   };
 }
 
+/**
+ * The epoch a run is in or has just finished, counted from 1 as the run's log counts them; 0 before its first
+ * step. (A step's `epoch` field is the 0-based index of the epoch it belongs to.)
+ */
+export function epochNumber(run: Pick<Run, 'step' | 'epoch'>): number {
+  return run.step > 0 ? run.epoch + 1 : 0;
+}
+
 /** Losses span ~0.01 to ~10: four significant digits read well across that range. */
 export function formatLoss(v: number | null): string {
   if (v === null || !Number.isFinite(v)) return '—';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appendPoints, domainOf, linePath, niceTicks, type Point } from '../../../../renderer/src/features/runs/chart-geometry.js';
+import { appendPoints, domainOf, formatTick, linePath, niceTicks, type Point } from '../../../../renderer/src/features/runs/chart-geometry.js';
 
 const plot = { left: 0, top: 0, width: 100, height: 50 };
 
@@ -24,6 +24,11 @@ describe('domainOf', () => {
     expect(d.xMax).toBe(3);
     expect(d.yMin).toBeLessThan(2);
     expect(d.yMax).toBeGreaterThan(2);
+  });
+  it('a flat zero line on a zero-based axis stays above zero', () => {
+    const d = domainOf([{ x: 0, y: 0 }, { x: 1, y: 0 }], { zeroBased: true })!;
+    expect(d.yMin).toBe(0);
+    expect(d.yMax).toBeGreaterThan(0);
   });
   it('starts at zero when asked, without padding below it', () => {
     const d = domainOf([{ x: 0, y: 3 }, { x: 1, y: 5 }], { zeroBased: true })!;
@@ -77,6 +82,16 @@ describe('niceTicks', () => {
     expect(niceTicks(2.31, 2.79, 3)).toEqual([2.4, 2.6]);
     expect(niceTicks(0, 1000, 3)).toEqual([0, 500, 1000]);
     expect(niceTicks(1, 1, 3)).toEqual([]);
+  });
+});
+
+describe('formatTick', () => {
+  it('uses the decimals the spacing needs', () => {
+    expect(formatTick(0.015, 0.005)).toBe('0.015');
+    expect(formatTick(2.6, 0.2)).toBe('2.6');
+    expect(formatTick(1500, 500)).toBe('1500');
+    expect(formatTick(0, 0.1)).toBe('0');
+    expect(formatTick(4e-5, 2e-5)).toBe('4.0e-5');
   });
 });
 
