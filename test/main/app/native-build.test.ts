@@ -76,6 +76,19 @@ function runCli(args: string[], env: NodeJS.ProcessEnv, onStderr?: (text: string
   });
 }
 
+/** A project whose node_modules links the real packages, as pnpm or npm link would. */
+function fakeRepo(electronAbi: string): string {
+  const root = path.join(tmp, 'project');
+  fs.mkdirSync(path.join(root, 'node_modules/electron'), { recursive: true });
+  fs.writeFileSync(path.join(root, 'package.json'), '{"name":"fake","private":true}');
+  fs.writeFileSync(path.join(root, 'node_modules/electron/package.json'), '{"name":"electron","version":"45.5.0"}');
+  fs.writeFileSync(path.join(root, 'node_modules/electron/abi_version'), electronAbi);
+  for (const name of ['better-sqlite3', 'prebuild-install', 'node-gyp']) {
+    fs.symlinkSync(path.join(REPO, 'node_modules', name), path.join(root, 'node_modules', name), 'junction');
+  }
+  return root;
+}
+
 describe('ensure-electron-sqlite without network', () => {
   it('fails with one clear line, leaves no partial build and does not touch node_modules', async () => {
     const port = await closedPort();
@@ -154,7 +167,6 @@ describe('the prebuilt path, end to end, with a stand-in Electron of this Node A
   let server: http.Server;
   let url = '';
   let requests = 0;
-  let fake = '';
   let tarball = '';
   let tarRoot = '';
 
@@ -179,22 +191,9 @@ describe('the prebuilt path, end to end, with a stand-in Electron of this Node A
     if (tarRoot) fs.rmSync(tarRoot, { recursive: true, force: true });
   });
 
-  /** A project whose node_modules links the real packages, as pnpm or npm link would. */
-  function fakeRepo(electronAbi: string): string {
-    const root = path.join(tmp, 'project');
-    fs.mkdirSync(path.join(root, 'node_modules/electron'), { recursive: true });
-    fs.writeFileSync(path.join(root, 'package.json'), '{"name":"fake","private":true}');
-    fs.writeFileSync(path.join(root, 'node_modules/electron/package.json'), '{"name":"electron","version":"45.5.0"}');
-    fs.writeFileSync(path.join(root, 'node_modules/electron/abi_version'), electronAbi);
-    for (const name of ['better-sqlite3', 'prebuild-install', 'node-gyp']) {
-      fs.symlinkSync(path.join(REPO, 'node_modules', name), path.join(root, 'node_modules', name), 'junction');
-    }
-    return root;
-  }
-
   it('downloads, checks, installs and reuses the build; the lookup finds it and better-sqlite3 loads it', async (ctx) => {
     if (!tarball) return ctx.skip('no tar command to make a prebuild tarball');
-    fake = fakeRepo(process.versions.modules);
+    const fake = fakeRepo(process.versions.modules);
     const env = { npm_config_cache: path.join(tmp, 'npm-cache') };
     Object.assign(process.env, env);
     try {
@@ -263,4 +262,48 @@ describe('beforePack (electron-builder hook)', () => {
       delete process.env.npm_config_better_sqlite3_binary_host;
     }
   }, 60_000);
+});
+
+describe('compiling with node-gyp, end to end (CURIO_NATIVE_COMPILE_TEST=1)', () => {
+  it("compiles a staging copy against served headers, checks and installs it, and node_modules stays as it was", async (ctx) => {
+    if (process.env.CURIO_NATIVE_COMPILE_TEST !== '1') return ctx.skip('compiling SQLite takes minutes on 2 cores; set CURIO_NATIVE_COMPILE_TEST=1 to run it');
+    const include = path.join(path.dirname(path.dirname(process.execPath)), 'include', 'node');
+    if (!fs.existsSync(path.join(include, 'node.h'))) return ctx.skip(`no Node headers at ${include}`);
+    if (process.platform === 'win32' || spawnSync('tar', ['--version']).status !== 0) return ctx.skip('needs tar and a POSIX toolchain');
+    // This Node's headers, served the way electronjs.org/headers serves Electron's.
+    const served = path.join(tmp, 'served', 'v45.5.0');
+    fs.mkdirSync(path.join(tmp, 'h', 'node-v45.5.0', 'include'), { recursive: true });
+    fs.cpSync(include, path.join(tmp, 'h', 'node-v45.5.0', 'include', 'node'), { recursive: true, dereference: true });
+    fs.mkdirSync(served, { recursive: true });
+    const tarball = path.join(served, 'node-v45.5.0-headers.tar.gz');
+    expect(spawnSync('tar', ['-czf', tarball, '-C', path.join(tmp, 'h'), 'node-v45.5.0']).status).toBe(0);
+    const digest = crypto.createHash('sha256').update(fs.readFileSync(tarball)).digest('hex');
+    fs.writeFileSync(path.join(served, 'SHASUMS256.txt'), `${digest}  node-v45.5.0-headers.tar.gz\n`);
+    const server = http.createServer((req, res) => {
+      const file = path.join(tmp, 'served', path.normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^[/\\]+headers/, ''));
+      if (!file.startsWith(path.join(tmp, 'served')) || !fs.existsSync(file)) return void res.writeHead(404).end();
+      res.writeHead(200);
+      fs.createReadStream(file).pipe(res);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const headersUrl = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/headers`;
+    const nodedir = process.env.npm_config_nodedir;
+    process.env.npm_config_nodedir = path.dirname(path.dirname(process.execPath)); // as npm would pass it; must be ignored
+    try {
+      const fake = fakeRepo(process.versions.modules);
+      const started = Date.now();
+      const result = await ensureElectronSqlite({ repo: fake, prebuilt: false, headersUrl, headersDir: path.join(tmp, 'gyp') });
+      console.info(`compiled better-sqlite3 from a staging copy in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      expect(result.info).toMatchObject({ via: 'source', abi: Number(process.versions.modules), electron: '45.5.0' });
+      expect(fs.existsSync(path.join(tmp, 'gyp', '45.5.0', 'include', 'node', 'node.h')), 'headers came from the served URL').toBe(true);
+      const db = new BetterSqlite3(':memory:', { nativeBinding: result.addon });
+      expect((db.prepare('select sqlite_version() as v').get() as { v: string }).v).toMatch(/^3\./);
+      db.close();
+      expect(fs.readdirSync(path.join(fake, ELECTRON_NATIVE_DIR))).toEqual([HOST]);
+    } finally {
+      if (nodedir === undefined) delete process.env.npm_config_nodedir;
+      else process.env.npm_config_nodedir = nodedir;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }, 900_000);
 });
