@@ -55,6 +55,8 @@ export interface CheckpointMeta {
   /** batches of `epoch` already done */
   batchInEpoch: number;
   totalSteps: number;
+  /** ms spent in the training loop so far (pauses excluded), so a time budget spans resumes; absent in old files */
+  activeMs?: number;
   config: SessionInput['config'];
   optimizer: { step: number; slotNames: string[] } | Record<string, unknown>;
   savedAt: string;

@@ -22,6 +22,8 @@ export interface SessionControl {
 
 const MONITOR_K = 20;
 const MONITOR_T = 0.07;
+/** images whose embedding std is tracked when the run has no labeled monitor set */
+const STD_SAMPLE = 256;
 
 /**
  * One pretraining run: decode the images, pick the backend, build the method, then loop epochs of seeded
@@ -41,7 +43,11 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
 
   log(`decoding ${input.images.length} training images at ${config.imageSize} px`);
   const cache = await ImageCache.load(input.images, config.imageSize);
-  const monitorCache = input.monitor.length > 0 ? await ImageCache.load(input.monitor, config.imageSize) : null;
+  // Without a labeled held-out set, the embedding std (collapse check) is still measured, on the first training
+  // images: a fixed set, so the curve compares like with like.
+  const monitorCache = input.monitor.length > 0 ? await ImageCache.load(input.monitor, config.imageSize) : cache;
+  const monitorLabels: (string | null)[] =
+    input.monitor.length > 0 ? input.monitor.map((m) => m.label) : new Array<string | null>(Math.min(STD_SAMPLE, cache.count)).fill(null);
 
   const batchSize = Math.min(config.batchSize, cache.count);
   if (batchSize < 2) throw new Error(`a run needs at least 2 images, the dataset has ${cache.count}`);
@@ -72,19 +78,30 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
 
   const checkpointFile = path.join(input.runDir, CHECKPOINT_FILE);
   const saveCheckpoint = () => {
+    tick();
     const state = method.getState();
     const tensors: Record<string, TensorData> = {};
     for (const [k, v] of Object.entries(state.modules)) tensors[`modules/${k}`] = v;
     for (const [k, v] of Object.entries(state.optimizer.slots)) tensors[`optimizer/${k}`] = v;
     const { slots: _slots, ...optimizerRest } = state.optimizer;
     writeCheckpoint<CheckpointMeta>(checkpointFile, {
-      meta: { runId: input.runId, step, epoch, batchInEpoch, totalSteps, config, optimizer: optimizerRest, savedAt: new Date().toISOString() },
+      meta: { runId: input.runId, step, epoch, batchInEpoch, totalSteps, activeMs, config, optimizer: optimizerRest, savedAt: new Date().toISOString() },
       tensors,
     });
     post({ type: 'checkpoint', file: checkpointFile, step });
   };
 
-  const deadline = config.minutes !== undefined ? started + config.minutes * 60_000 : Infinity;
+  // A time budget counts the time spent in the training loop, across resumes and without pauses; setup (backend,
+  // decoding) is not part of it, and every session trains at least one step, so a run always reports a loss.
+  const budgetMs = config.minutes !== undefined ? config.minutes * 60_000 : Infinity;
+  let activeMs = resumed?.meta.activeMs ?? 0;
+  let lastTick = performance.now();
+  const tick = () => {
+    const now = performance.now();
+    activeMs += now - lastTick;
+    lastTick = now;
+  };
+  let stepsThisSession = 0;
   const checkpointEvery = config.checkpointMinutes * 60_000;
   let lastCheckpoint = performance.now();
   let lastLoss: number | null = null;
@@ -97,19 +114,23 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
   try {
     outer: while (step < totalSteps) {
       const order = epochOrder(cache.count, config.seed, epoch);
-      for (; batchInEpoch < stepsPerEpoch; batchInEpoch++) {
+      // batchInEpoch counts the batches of this epoch already trained, so a checkpoint taken anywhere resumes at the
+      // next one
+      while (batchInEpoch < stepsPerEpoch) {
+        tick();
         if (control.pauseRequested) {
           saveCheckpoint();
           lastCheckpoint = performance.now();
           post({ type: 'status', status: 'paused' });
           await control.waitForResume();
+          lastTick = performance.now();
           if (!control.stopRequested) post({ type: 'status', status: 'running' });
         }
         if (control.stopRequested) {
           stopped = true;
           break outer;
         }
-        if (step >= totalSteps || performance.now() > deadline) break outer;
+        if (step >= totalSteps || (stepsThisSession > 0 && activeMs > budgetMs)) break outer;
         const t0 = performance.now();
         const indices = order.subarray(batchInEpoch * batchSize, (batchInEpoch + 1) * batchSize);
         const x = cache.batch(indices);
@@ -121,6 +142,8 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
         });
         const t2 = performance.now();
         step++;
+        batchInEpoch++;
+        stepsThisSession++;
         imagesSeen += indices.length;
         trainTime += t2 - t0;
         lastLoss = metrics.loss;
@@ -149,7 +172,7 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
       // an epoch ended: monitor it
       epoch++;
       batchInEpoch = 0;
-      const monitor = monitorEpoch(method, monitorCache, input.monitor.map((m) => m.label));
+      const monitor = monitorEpoch(method, monitorCache, monitorLabels);
       lastKnn = monitor.knnTop1;
       lastStd = monitor.embeddingStd;
       post({ type: 'metrics', metrics: { runId: input.runId, kind: 'epoch', step, epoch, ...monitor, time: new Date().toISOString() } });
@@ -157,7 +180,7 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
     }
     if (!stopped && batchInEpoch > 0) {
       // a time budget ended mid-epoch: one last monitor point, so the final numbers describe the final weights
-      const monitor = monitorEpoch(method, monitorCache, input.monitor.map((m) => m.label));
+      const monitor = monitorEpoch(method, monitorCache, monitorLabels);
       lastKnn = monitor.knnTop1;
       lastStd = monitor.embeddingStd;
       post({ type: 'metrics', metrics: { runId: input.runId, kind: 'epoch', step, epoch, ...monitor, time: new Date().toISOString() } });
@@ -217,9 +240,9 @@ export function monitorEpoch(
   cache: ImageCache | null,
   labels: (string | null)[],
 ): { knnTop1: number | null; embeddingStd: number } {
-  if (!cache || cache.count < 2) return { knnTop1: null, embeddingStd: 0 };
-  const feats = embedAll(method, cache);
-  const n = cache.count;
+  const n = Math.min(labels.length, cache?.count ?? 0);
+  if (!cache || n < 2) return { knnTop1: null, embeddingStd: 0 };
+  const feats = embedAll(method, cache, n);
   const d = feats.length / n;
   normalizeRows(feats, n, d);
   let std = 0;
@@ -254,11 +277,12 @@ export function monitorEpoch(
   return { knnTop1: correct / n, embeddingStd: std };
 }
 
-function embedAll(method: Method, cache: ImageCache): Float32Array {
+/** Embeddings of the cache's first `count` images. */
+function embedAll(method: Method, cache: ImageCache, count: number): Float32Array {
   const chunks: Float32Array[] = [];
   const chunk = 128;
-  for (let start = 0; start < cache.count; start += chunk) {
-    const idx = Array.from({ length: Math.min(chunk, cache.count - start) }, (_, i) => start + i);
+  for (let start = 0; start < count; start += chunk) {
+    const idx = Array.from({ length: Math.min(chunk, count - start) }, (_, i) => start + i);
     const x = cache.batch(idx);
     const out = tf.tidy(() => method.embed(tf.tensor4d(x, [idx.length, cache.size, cache.size, 3])));
     chunks.push(out.dataSync() as Float32Array);
