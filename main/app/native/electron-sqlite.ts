@@ -251,7 +251,7 @@ export async function ensureElectronSqlite(options: EnsureOptions): Promise<Ensu
     const started = Date.now();
 
     let via: ElectronSqliteBuild['via'] | null = null;
-    let prebuiltFailure = 'not tried';
+    let prebuiltFailure: string | null = null;
     if (options.prebuilt !== false) {
       log(`${label}: looking for a prebuilt binary`);
       const args = [pkgRequire.resolve('prebuild-install/bin.js'), '--runtime', 'electron', '--target', electron, '--platform', platform, '--arch', arch, '--verbose'];
@@ -264,7 +264,7 @@ export async function ensureElectronSqlite(options: EnsureOptions): Promise<Ensu
     if (!via) {
       if (platform !== process.platform || arch !== process.arch) {
         throw new NativeBuildError(
-          `${label}: no prebuilt binary could be downloaded (${prebuiltFailure}), and node-gyp only compiles for this machine (${process.platform}-${process.arch}); run this on a ${platform}-${arch} machine`,
+          `${label}: no prebuilt binary could be downloaded (${prebuiltFailure ?? 'not tried'}), and node-gyp only compiles for this machine (${process.platform}-${process.arch}); run this on a ${platform}-${arch} machine`,
         );
       }
       let nodeGyp: string | undefined;
@@ -275,7 +275,7 @@ export async function ensureElectronSqlite(options: EnsureOptions): Promise<Ensu
       }
       if (!nodeGyp) throw new NativeBuildError(`${label}: node-gyp was not found (node_modules/node-gyp, or npm's own)`);
       const headersUrl = options.headersUrl ?? ELECTRON_HEADERS_URL;
-      log(`${label}: compiling with node-gyp against Electron's headers (a minute or two)`);
+      log(`${label}: compiling with node-gyp against Electron's headers (a few minutes)`);
       const args = [nodeGyp, 'rebuild', '--release', `--target=${electron}`, `--arch=${arch}`, `--dist-url=${headersUrl}`, '--jobs=max'];
       if (options.headersDir) args.push(`--devdir=${options.headersDir}`);
       const result = await run(process.execPath, args, work, log);
@@ -284,7 +284,8 @@ export async function ensureElectronSqlite(options: EnsureOptions): Promise<Ensu
         if (net && /gyp http GET/.test(result.output)) {
           throw new NativeBuildError(
             `${label} needs network once to fetch Electron headers (${net.url ?? `${headersUrl}/v${electron}/`}: ${net.reason}); ` +
-              `no prebuilt binary could be downloaded either (${prebuiltFailure}). Connect and run it again; both are cached afterwards. node_modules was not touched.`,
+              (prebuiltFailure ? `no prebuilt binary could be downloaded either (${prebuiltFailure}). ` : '') +
+              'Connect and run it again; what it fetches is cached afterwards. node_modules was not touched.',
           );
         }
         throw new NativeBuildError(`${label}: node-gyp failed: ${lastErrorLine(result.output)} (a C++ toolchain and Python are needed). node_modules was not touched.`);
