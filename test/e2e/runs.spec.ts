@@ -83,8 +83,8 @@ test.describe('Runs page against curio serve', () => {
     await form.getByTestId('run-image-size').fill('7');
     await form.getByTestId('run-lr').fill('fast');
     await form.getByTestId('run-start').click();
-    await expect(form.getByTestId('error-batchSize')).toContainText('2');
-    await expect(form.getByTestId('error-imageSize')).toContainText('8');
+    await expect(form.getByTestId('error-batchSize')).toHaveText('must be at least 2');
+    await expect(form.getByTestId('error-imageSize')).toHaveText('must be at least 8');
     await expect(form.getByTestId('error-lr')).toContainText('not a number');
     await expect(page.getByTestId('run-item')).toHaveCount(0);
     await page.screenshot({ path: path.join(screenshotDir, 'runs-form.png') });

@@ -142,9 +142,24 @@ export function buildRunConfig(fields: RunFormFields): { config: RunConfigInput 
       const key = issue.path[0];
       const field = typeof key === 'string' ? FIELD_OF_CONFIG_KEY[key] : undefined;
       const slot = field ?? 'form';
-      errors[slot] ??= field === undefined && typeof key === 'string' ? `${key}: ${issue.message}` : issue.message;
+      const message = readableIssue(issue);
+      errors[slot] ??= field === undefined && typeof key === 'string' ? `${key}: ${message}` : message;
     }
   }
   if (Object.keys(errors).length > 0) return { config: null, errors };
   return { config: candidate as RunConfigInput, errors };
+}
+
+/** The schema's limits in words a form shows under a field ("at least 2"), falling back to zod's own message. */
+export function readableIssue(zodIssue: { code: string; message: string }): string {
+  const issue = zodIssue as { code: string; message: string } & Record<string, unknown>;
+  const { code } = issue;
+  if (code === 'too_small' && typeof issue.minimum === 'number') {
+    return issue.inclusive === false ? `must be more than ${issue.minimum}` : `must be at least ${issue.minimum}`;
+  }
+  if (code === 'too_big' && typeof issue.maximum === 'number') {
+    return issue.inclusive === false ? `must be less than ${issue.maximum}` : `must be at most ${issue.maximum}`;
+  }
+  if (code === 'invalid_type' && issue.expected === 'int') return 'must be a whole number';
+  return issue.message;
 }

@@ -19,16 +19,17 @@ describe('new-run form → RunConfig', () => {
   it('names the field at fault, with the schema’s own limits', () => {
     const { config, errors } = buildRunConfig({ ...defaultFields('pets'), batchSize: '1', imageSize: '7', lr: 'fast', seed: '-1' });
     expect(config).toBeNull();
-    expect(errors.batchSize).toMatch(/2/);
-    expect(errors.imageSize).toMatch(/8/);
+    expect(errors.batchSize).toBe('must be at least 2');
+    expect(errors.imageSize).toBe('must be at least 8');
     expect(errors.lr).toContain('not a number');
     expect(errors.seed).toBeDefined();
     expect(errors.epochs).toBeUndefined();
   });
 
   it('rejects a fractional epoch count and a missing dataset', () => {
-    const { errors } = buildRunConfig({ ...defaultFields(''), epochs: '1.5' });
-    expect(errors.epochs).toBeDefined();
+    const { errors } = buildRunConfig({ ...defaultFields(''), epochs: '1.5', lr: '0' });
+    expect(errors.epochs).toBe('must be a whole number');
+    expect(errors.lr).toBe('must be more than 0');
     expect(errors.dataset).toBeDefined();
   });
 
