@@ -4,6 +4,7 @@ import type { Command } from './command.js';
 import { augmentCommand } from './commands/augment.js';
 import { dedupCommand } from './commands/dedup.js';
 import { demoCommand } from './commands/demo.js';
+import { evalCommand } from './commands/eval.js';
 import { importCommand } from './commands/import.js';
 import { exportEncoderCommand, runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
@@ -18,6 +19,7 @@ export const COMMANDS: Command[] = [
   trainCommand,
   runsCommand,
   exportEncoderCommand,
+  evalCommand,
   augmentCommand,
   serveCommand,
   demoCommand,

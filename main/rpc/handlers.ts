@@ -3,6 +3,7 @@ import { augmentHandlers } from './augment-handlers.js';
 import { curateHandlers } from './curate-handlers.js';
 import { datasetHandlers } from './dataset-handlers.js';
 import { createDispatcher, type Dispatch } from './dispatcher.js';
+import { evaluateHandlers } from './evaluate-handlers.js';
 import { trainHandlers } from './train-handlers.js';
 import type { Handlers } from './types.js';
 
@@ -13,6 +14,7 @@ export function createHandlers(s: Services, overrides: Partial<Handlers> = {}): 
     ...curateHandlers(s),
     ...trainHandlers(s),
     ...augmentHandlers(s),
+    ...evaluateHandlers(s),
     ...overrides,
   };
 }

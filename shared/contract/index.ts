@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { curateRequests } from './curate.js';
 import { datasetRequests } from './datasets.js';
+import { evaluateRequests } from './evaluate.js';
 import { jobRequests } from './jobs.js';
 import { pipelineRequests } from './pipelines.js';
 import { runRequests } from './train.js';
@@ -9,6 +10,7 @@ export * from './augment.js';
 export * from './common.js';
 export * from './curate.js';
 export * from './datasets.js';
+export * from './evaluate.js';
 export * from './define.js';
 export * from './events.js';
 export * from './jobs.js';
@@ -22,6 +24,7 @@ export const requests = {
   ...jobRequests,
   ...runRequests,
   ...pipelineRequests,
+  ...evaluateRequests,
 } as const;
 
 export type Requests = typeof requests;
