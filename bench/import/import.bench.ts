@@ -76,6 +76,7 @@ async function benchLarge(count: number): Promise<void> {
   figures.push(
     { bench: 'import', figure: `12-MP JPEGs (${count}) img/s`, value: round(rate), unit: 'img/s', ...atLeast(rate, 30), note: `${cores} cores` },
     { bench: 'import', figure: `12-MP JPEGs (${count}) peak RSS`, value: round(r.maxRssMiB), unit: 'MiB' },
+    { bench: 'import', figure: `12-MP JPEGs (${count}) CPU per image`, value: round((r.cpuSeconds / count) * 1e3), unit: 'ms' },
   );
   notes.large = { ...r, files: count, meanBytes: Math.round(bytes / count), loadAvg1mBefore: loadBefore, loadAvg1mAfter: os.loadavg()[0] };
 }
