@@ -150,6 +150,14 @@ test.describe('Runs page against curio serve', () => {
     await expect(page.getByTestId('export-result')).toContainText('Wrote 2 files');
     expect(fs.readdirSync(out).sort()).toEqual(['model.json', 'weights.bin']);
 
+    // A second run starts from the first one's settings.
+    await page.getByTestId('new-run').click();
+    await expect(form.getByTestId('run-batch')).toHaveValue('8');
+    await expect(form.getByTestId('run-image-size')).toHaveValue('16');
+    await expect(form.getByTestId('run-backend')).toHaveValue('wasm');
+    await page.getByTestId('run-item').first().click();
+    await expect(page.getByTestId('run-status')).toHaveText('stopped');
+
     // The page reloads into the same history: the stored points come back from the catalog.
     const pointsBefore = await pointCount(loss);
     await page.reload();

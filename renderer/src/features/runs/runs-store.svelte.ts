@@ -1,5 +1,6 @@
 import type { Dataset, EventPayload, Run, RunConfigInput, RunMetrics } from '../../../../shared/contract/index.js';
 import { api, errorText } from '../../lib/api.js';
+import { defaultFields, type RunFormFields } from './run-form.js';
 
 export type RunsView = { kind: 'new' } | { kind: 'run'; runId: number };
 
@@ -12,6 +13,8 @@ export class RunsStore {
   view = $state<RunsView>({ kind: 'new' });
   starting = $state(false);
   startError = $state<string | null>(null);
+  /** the new-run form's fields; kept here so a second run starts from the first one's settings */
+  formFields = $state<RunFormFields>(defaultFields());
   private loading: Promise<void> | null = null;
   private again = false;
   private chosen = false;
