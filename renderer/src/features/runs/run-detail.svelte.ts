@@ -5,9 +5,12 @@ import { appendPoints } from './chart-geometry.js';
 export type StepPoint = Extract<RunMetrics, { kind: 'step' }>;
 export type EpochPoint = Extract<RunMetrics, { kind: 'epoch' }>;
 
-/** Points runs.get returns per curve; live points keep a curve near this size by halving it when it doubles. */
+/**
+ * Points runs.get returns per curve; live points keep a curve between half and all of this by halving it when
+ * it overflows, so a redraw costs the same on day three of a run as in its first minute.
+ */
 const HISTORY_POINTS = 2000;
-const LIVE_CAP = 2 * HISTORY_POINTS;
+const LIVE_CAP = HISTORY_POINTS;
 const MAX_LOG_LINES = 1000;
 const MAX_QUEUE = 500;
 
