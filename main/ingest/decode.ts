@@ -6,7 +6,7 @@ import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { describeFsError } from './scan.js';
 import { dhashFromGray9x8 } from './phash.js';
 import { grayGrid } from './gray-grid.js';
-import { readJpegHeader } from './jpeg-header.js';
+import { readJpegHeader, stripExtraneousBytes } from './jpeg-header.js';
 import { encodeWebpLossless } from './webp-lossless.js';
 
 /** Images larger than this many pixels are refused before decoding (decompression bombs). */
@@ -193,13 +193,22 @@ function decodeThumbnailPixels(buf: Buffer, maxPixels: number, failOn: 'warning'
 /**
  * A file that decodes only when warnings are tolerated. libvips keeps one error buffer for all threads, so the
  * warning's text may belong to another file decoding at the same time: decide by decoder outcomes where they
- * can tell (for non-JPEG formats, whether a decode that stops at errors succeeds), and by text only to let through
- * the one JPEG warning known to be harmless, bytes skipped between markers.
+ * can tell: for a JPEG, whether it decodes strictly once junk between its header segments (the one harmless
+ * warning) is cut out; for other formats, whether a decode that stops at errors succeeds. Text only words the error.
  */
 async function refuseDamagedPixels(buf: Buffer, maxPixels: number, format: string, strictErr: unknown): Promise<void> {
   if (format === 'jpeg') {
+    // Junk between header segments is the one harmless JPEG warning: without it, a strict decode must pass.
+    const cleaned = stripExtraneousBytes(buf);
+    if (cleaned) {
+      try {
+        await decodeThumbnailPixels(cleaned, maxPixels, 'warning');
+        return;
+      } catch {
+        // damaged besides the junk
+      }
+    }
     const lines = informativeLines(strictErr);
-    if (lines.length > 0 && lines.every((l) => /extraneous bytes before marker/i.test(l))) return;
     const damage = lines.find((l) => /corrupt jpeg data/i.test(l) && !/extraneous bytes/i.test(l));
     throw new DecodeError(`corrupt image data: ${damage ?? 'the JPEG decoder reported damaged pixel data'}`);
   }

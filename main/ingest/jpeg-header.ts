@@ -75,3 +75,43 @@ function exifOrientation(view: DataView, start: number, end: number): number {
   }
   return 1;
 }
+
+/**
+ * A JPEG with junk bytes between its header segments (libjpeg's harmless "extraneous bytes before marker"),
+ * returned without them; null when the segments before the first scan are contiguous or the file is not a JPEG.
+ * It lets the import tell that case from damaged pixel data by decoding again, instead of reading libvips'
+ * warning text, which is shared by every thread and may belong to another file.
+ */
+export function stripExtraneousBytes(buf: Buffer): Buffer | null {
+  if (buf.length < 4 || buf[0] !== 0xff || buf[1] !== 0xd8) return null;
+  const kept: Buffer[] = [buf.subarray(0, 2)];
+  let i = 2;
+  let stripped = false;
+  while (i < buf.length - 1) {
+    if (buf[i] !== 0xff) {
+      // stray bytes: skip to the next 0xFF that starts a marker
+      let j = i;
+      while (j < buf.length - 1 && !(buf[j] === 0xff && buf[j + 1] !== 0x00 && buf[j + 1] !== 0xff)) j++;
+      if (j >= buf.length - 1) return null;
+      stripped = true;
+      i = j;
+      continue;
+    }
+    const marker = buf[i + 1]!;
+    if (marker === 0xff) {
+      i++; // fill byte
+      continue;
+    }
+    if (marker === 0xda) {
+      // start of scan: the rest (entropy-coded data and later segments) is kept as it is
+      kept.push(buf.subarray(i));
+      return stripped ? Buffer.concat(kept) : null;
+    }
+    if (marker === 0xd9 || i + 4 > buf.length) return null;
+    const length = buf.readUInt16BE(i + 2);
+    if (length < 2 || i + 2 + length > buf.length) return null;
+    kept.push(buf.subarray(i, i + 2 + length));
+    i += 2 + length;
+  }
+  return null;
+}

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { readJpegHeader } from '../../../main/ingest/jpeg-header.js';
+import { readJpegHeader, stripExtraneousBytes } from '../../../main/ingest/jpeg-header.js';
 import { bombPngBytes, extraneousBytesJpeg, jpegBytes, noisePixels, truncatedJpegBytes } from './fixtures.js';
 
 // The JS header reader stands in for sharp.metadata on the import's hot path, so it must agree with it.
@@ -39,5 +39,24 @@ describe('readJpegHeader', () => {
     const badLength = Buffer.from(good);
     badLength.writeUInt16BE(0xfff0, 4); // first segment claims to run past the end
     expect(readJpegHeader(badLength)).toBeNull();
+  });
+});
+
+describe('stripExtraneousBytes', () => {
+  it('cuts junk between header segments and leaves a JPEG that decodes strictly', async () => {
+    const junk = await extraneousBytesJpeg(5);
+    const cleaned = stripExtraneousBytes(junk);
+    expect(cleaned).not.toBeNull();
+    expect(cleaned!.length).toBeLessThan(junk.length);
+    await expect(sharp(junk, { failOn: 'warning' }).raw().toBuffer()).rejects.toThrow();
+    const strict = await sharp(cleaned!, { failOn: 'warning' }).raw().toBuffer();
+    const lenient = await sharp(junk, { failOn: 'none' }).raw().toBuffer();
+    expect(strict.equals(lenient)).toBe(true);
+  });
+
+  it('returns null for a clean JPEG, a truncated one and a non-JPEG', async () => {
+    expect(stripExtraneousBytes(await jpegBytes(16, 16, 1))).toBeNull();
+    expect(stripExtraneousBytes(Buffer.from('not an image at all'))).toBeNull();
+    expect(stripExtraneousBytes((await truncatedJpegBytes(2)).subarray(0, 10))).toBeNull();
   });
 });
