@@ -118,6 +118,8 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
       // next one
       while (batchInEpoch < stepsPerEpoch) {
         tick();
+        // tfjs steps are synchronous: yield once per step so control messages (pause, stop) and I/O get through
+        await new Promise<void>((resolve) => setImmediate(resolve));
         if (control.pauseRequested) {
           saveCheckpoint();
           lastCheckpoint = performance.now();
