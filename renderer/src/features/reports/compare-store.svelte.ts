@@ -2,7 +2,6 @@ import type { Report } from '../../../../shared/contract/evaluate.js';
 import { api, errorText } from '../../lib/api.js';
 import type { Series } from '../../lib/charts/series.js';
 import { encoderLabel } from './report-format.js';
-import { callReports } from './reports-api.js';
 
 /** Points per curve asked of runs.get: an overlay chart is a few hundred pixels wide. */
 const CURVE_POINTS = 600;
@@ -36,7 +35,7 @@ export class CompareStore {
 
   async load(): Promise<void> {
     try {
-      const reports = await Promise.all(this.reportIds.map((reportId) => callReports('reports.get', { reportId })));
+      const reports = await Promise.all(this.reportIds.map((reportId) => api.call('reports.get', { reportId })));
       if (this.disposed) return;
       this.reports = reports;
       this.error = null;

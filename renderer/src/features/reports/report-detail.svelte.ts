@@ -1,6 +1,5 @@
 import type { Report } from '../../../../shared/contract/evaluate.js';
-import { errorText } from '../../lib/api.js';
-import { callReports } from './reports-api.js';
+import { api, errorText } from '../../lib/api.js';
 
 export type ExportFormat = 'html' | 'json' | 'pdf';
 
@@ -26,7 +25,7 @@ export class ReportDetail {
 
   async load(): Promise<void> {
     try {
-      const r = await callReports('reports.get', { reportId: this.reportId });
+      const r = await api.call('reports.get', { reportId: this.reportId });
       if (this.disposed) return;
       this.report = r;
       this.error = null;
@@ -39,7 +38,7 @@ export class ReportDetail {
     this.exporting = format;
     this.exportError = null;
     try {
-      const { file } = await callReports('reports.export', { reportId: this.reportId, format, out });
+      const { file } = await api.call('reports.export', { reportId: this.reportId, format, out });
       if (!this.disposed) this.exported = [{ format, file }, ...this.exported.filter((e) => e.file !== file)];
     } catch (err) {
       if (!this.disposed) this.exportError = errorText(err);
@@ -55,7 +54,7 @@ export class ReportDetail {
     this.attentionBusy = true;
     this.attentionError = null;
     try {
-      const maps = await callReports('reports.attention', { runId: r.encoder.runId, datasetId: r.testDatasetId, count });
+      const maps = await api.call('reports.attention', { runId: r.encoder.runId, datasetId: r.testDatasetId, count });
       if (!this.disposed) this.attention = maps;
     } catch (err) {
       if (!this.disposed) this.attentionError = errorText(err);

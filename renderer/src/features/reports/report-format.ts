@@ -50,10 +50,10 @@ export function methodName(method: string | null): string {
   return METHOD_NAMES[method as Method] ?? method;
 }
 
-/** How a report's encoder is named in lists and tables: "#3 SimCLR · small" or "random init · resnet18". */
+/** How a report's encoder is named in lists and tables: "SimCLR · small (run 3)" or "random init · resnet18". */
 export function encoderLabel(e: Encoder): string {
   if (e.kind === 'random') return `random init · ${e.backbone}`;
-  return `#${e.runId ?? '?'} ${methodName(e.method)} · ${e.backbone}`;
+  return `${methodName(e.method)} · ${e.backbone} (run ${e.runId ?? '?'})`;
 }
 
 export function isVit(e: Encoder): boolean {

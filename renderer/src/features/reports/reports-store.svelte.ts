@@ -1,7 +1,6 @@
 import type { EvalInput, ReportSummary } from '../../../../shared/contract/evaluate.js';
 import type { Dataset, JobProgress, Run } from '../../../../shared/contract/index.js';
 import { api, errorText } from '../../lib/api.js';
-import { callReports } from './reports-api.js';
 
 export type ReportsView = { kind: 'new' } | { kind: 'report'; reportId: number } | { kind: 'compare'; reportIds: number[] };
 
@@ -39,7 +38,7 @@ export class ReportsStore {
         this.again = false;
         try {
           const [reports, datasets, runs] = await Promise.all([
-            callReports('reports.list', {}),
+            api.call('reports.list', {}),
             api.call('datasets.list', {}),
             api.call('runs.list', {}),
           ]);
@@ -92,7 +91,7 @@ export class ReportsStore {
     this.starting = true;
     this.startError = null;
     try {
-      const { jobId } = await callReports('reports.start', input);
+      const { jobId } = await api.call('reports.start', input);
       if (!this.jobs.some((j) => j.jobId === jobId)) {
         this.upsertJob({ jobId, kind: 'eval', state: 'running', phase: 'starting', done: 0, total: null, failed: 0, rate: 0, etaSeconds: null, elapsedSeconds: 0 });
       }
@@ -135,8 +134,11 @@ export class ReportsStore {
   }
 }
 
-/** The report a finished evaluation job wrote, when its result names it. */
+/** The report a finished evaluation job wrote: its result is the stored report (or names it as reportId). */
 export function jobReportId(p: JobProgress): number | null {
-  const r = p.result as { reportId?: unknown } | undefined;
-  return r && typeof r.reportId === 'number' ? r.reportId : null;
+  if (p.state !== 'done') return null;
+  const r = p.result as { id?: unknown; reportId?: unknown } | undefined;
+  if (!r) return null;
+  if (typeof r.reportId === 'number') return r.reportId;
+  return typeof r.id === 'number' ? r.id : null;
 }

@@ -52,7 +52,7 @@ describe('formatting', () => {
   });
 
   it('names encoders', () => {
-    expect(encoderLabel(makeReport().encoder)).toBe('#3 SimCLR · small');
+    expect(encoderLabel(makeReport().encoder)).toBe('SimCLR · small (run 3)');
     expect(encoderLabel({ kind: 'random', runId: null, backbone: 'resnet18', method: null, epochs: null, steps: null, imageSize: 32 })).toBe(
       'random init · resnet18',
     );
