@@ -182,6 +182,27 @@ export class PayloadFuzzer {
         return valid ? this.int(1000) : this.pick([-0.5, 2 ** 53 + 2, '7']);
       case 'jobId':
         return this.pick(['import-00000000', '', 'x'.repeat(101), '../jobs', 'constructor']);
+      // augmentation designer (pipelines.*, augment.*): a few names, so saves, gets and deletes meet each other
+      case 'name':
+      case 'rename':
+        return valid ? this.pick(['fuzz-pipe-a', 'fuzz-pipe-b', 'SimCLR']) : this.pick(['', ' ', 'x'.repeat(101), 'tab\there']);
+      case 'method':
+        return valid ? this.pick(['simclr', 'mocov2', 'mocov3', 'byol', 'dino']) : this.pick(['SIMCLR', '', 'swav']);
+      case 'spec':
+        return valid
+          ? { ops: [{ op: 'random_resized_crop', size: this.pick([8, 16, 32]) }, { op: 'horizontal_flip' }] }
+          : this.pick([{ ops: [{ op: 'sharpen' }] }, { ops: [{ op: 'horizontal_flip', p: 2 }] }, { ops: 'none' }, {}]);
+      case 'pipeline':
+        return valid ? this.pick(['simclr', 'dino', 'fuzz-pipe-a', { ops: [{ op: 'random_resized_crop', size: 16 }] }]) : this.pick(['', 'nope', { ops: [{ op: 'x' }] }]);
+      case 'json':
+        return valid ? JSON.stringify({ name: 'fuzz-pipe-b', ops: [{ op: 'solarize' }] }) : this.pick(['{"ops": [', '[]', 'null', '{"ops": [{"op": 1}]}']);
+      case 'k':
+      case 'm':
+        return valid ? this.pick([1, 2, 4]) : this.pick([0, 33, 1.5, -1]);
+      case 'size':
+        return valid ? this.pick([8, 16, 32]) : this.pick([4, 513, 2.5]);
+      case 'format':
+        return valid ? this.pick(['png', 'raw']) : this.pick(['jpeg', '']);
       default:
         return this.value(1);
     }
