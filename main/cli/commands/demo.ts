@@ -2,12 +2,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ImportSummary } from '../../../shared/contract/datasets.js';
+import { splitDataset } from '../../catalog/split.js';
 import { writeMnistFolder } from '../../demo/mnist.js';
+import { encoderLabel, headlineText } from '../../evaluate/html.js';
+import { headline, planEvaluation, runEvaluation } from '../../evaluate/report.js';
+import { exportReport } from '../../evaluate/report-export.js';
+import { ReportStore } from '../../evaluate/report-store.js';
 import { importFolders } from '../../ingest/import.js';
 import { createServices } from '../../services.js';
 import { intFlag, parse } from '../args.js';
 import { attachProgress, Output } from '../output.js';
 import type { Command } from '../command.js';
+import { reportsDirFor } from './eval.js';
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -52,7 +58,8 @@ export const demoCommand: Command = {
           labels: Object.fromEntries(labels.map((l) => [l.label ?? '(none)', l.count])),
         },
       };
-      out.result(summary, () =>
+      const evaluation = await evaluateDemo(services, out, datasetName);
+      out.result({ ...summary, evaluation: evaluation.json }, () =>
         [
           '',
           'Catalog summary',
@@ -60,6 +67,8 @@ export const demoCommand: Command = {
           `  images    ${dataset.okCount} ok, ${dataset.failedCount} failed`,
           `  labels    ${labels.map((l) => `${l.label}:${l.count}`).join(' ')}`,
           `  import    ${imported.imported} imported in ${imported.seconds.toFixed(1)} s`,
+          '',
+          evaluation.text,
           '',
           `Browse it: curio serve --db ${services.catalog.path}`,
         ].join('\n'),
@@ -71,3 +80,44 @@ export const demoCommand: Command = {
     }
   },
 };
+
+/** Images per class in the demo's evaluation split: small, so the step adds well under a minute on 2 cores. */
+const EVAL_TRAIN_PER_CLASS = 40;
+const EVAL_TEST_PER_CLASS = 15;
+
+/**
+ * The demo's last step: split the digits class-balanced into an evaluation train/test pair and evaluate the demo's
+ * pretraining run (the newest run on the demo dataset with a checkpoint) against its random-init baseline and raw
+ * pixels. Without a run it evaluates a random-init encoder alone and says so.
+ */
+async function evaluateDemo(services: ReturnType<typeof createServices>, out: Output, datasetName: string): Promise<{ json: unknown; text: string }> {
+  const { catalog } = services;
+  const sourceId = catalog.datasetIdByName(datasetName);
+  const labels = catalog.labels(sourceId).filter((l) => l.label !== null);
+  const smallest = Math.min(...labels.map((l) => l.count));
+  const trainName = `${datasetName}-eval-train`;
+  const testName = `${datasetName}-eval-test`;
+  if (!catalog.findDatasetByName(trainName) && !catalog.findDatasetByName(testName)) {
+    const trainFraction = Math.min(0.6, EVAL_TRAIN_PER_CLASS / smallest);
+    const testFraction = Math.min(1 - trainFraction, EVAL_TEST_PER_CLASS / smallest);
+    splitDataset(catalog, datasetName, [{ name: trainName, fraction: trainFraction }, { name: testName, fraction: testFraction }], 0);
+  }
+  const run = services.runs.store.list().find((r) => r.datasetId === sourceId && r.checkpoint !== null && fs.existsSync(r.checkpoint));
+  out.info(
+    run
+      ? `Evaluating run ${run.id} on ${trainName} → ${testName} (linear probe, kNN, label fractions; baselines: random init, raw pixels)`
+      : `No pretraining run on ${datasetName}; evaluating a random-init encoder on ${trainName} → ${testName}`,
+  );
+  const reports = new ReportStore(catalog);
+  const plan = planEvaluation(catalog, services.runs.store, { run: run ? run.id : 'random', trainDataset: trainName, testDataset: testName });
+  const detach = attachProgress(services.bus);
+  let report;
+  try {
+    report = await services.jobs.start('eval', (ctx) => runEvaluation(plan, { catalog, runs: services.runs.store, reports }, ctx)).promise;
+  } finally {
+    detach();
+  }
+  const html = await exportReport(report, 'html', reportsDirFor(catalog.path));
+  const text = [`Evaluation report ${report.id}: ${encoderLabel(report)} (${report.seconds.toFixed(1)} s)`, headlineText(report), `  HTML report: ${html}`].join('\n');
+  return { json: headline(report, html), text };
+}
