@@ -6,6 +6,7 @@ import { embedImages } from './embeddings.js';
 import { hammingPairs, parseHash64, popcount32, type Hash64 } from './hamming-index.js';
 import { knnEdges, knnGraph } from './knn.js';
 import { pickKeeper, UnionFind } from './union-find.js';
+import { verifyEdges } from './verify.js';
 
 /** Checks and completes options (the CLI and the RPC both come through here), with one clear message per problem. */
 export function parseDedupOptions(input: unknown): DedupOptions {
@@ -67,6 +68,7 @@ export async function runDedup(catalog: Catalog, options: DedupOptions, ctx: Job
   let vectors: Float32Array | null = null;
   let dim = 0;
   let embeddingFailures = 0;
+  const verified = new Set<string>();
   if (use('embedding') && n > 1) {
     const emb = await embedImages(catalog, images, ctx);
     vectors = emb.vectors;
@@ -79,9 +81,19 @@ export async function runDedup(catalog: Catalog, options: DedupOptions, ctx: Job
       signal: ctx.signal,
       onProgress: (d) => ctx.progress(d),
     });
-    const found = knnEdges(graph, opts.cosine);
-    for (const e of found) uf.union(e.i, e.j);
-    edges.embedding = found.length;
+    // The cosine threshold proposes pairs; the pixel check (verify.ts) confirms them, because a global descriptor
+    // alone cannot separate crops and captioned copies from similar photos.
+    const candidates = knnEdges(graph, opts.cosine);
+    const { kept } = await verifyEdges(
+      images.map((img) => img.path),
+      candidates,
+      ctx,
+    );
+    for (const e of kept) {
+      uf.union(e.i, e.j);
+      verified.add(edgeKey(e.i, e.j));
+    }
+    edges.embedding = kept.length;
   }
   ctx.throwIfCancelled();
 
@@ -96,7 +108,7 @@ export async function runDedup(catalog: Catalog, options: DedupOptions, ctx: Job
       .filter((i) => i !== keeper)
       .map((i) => {
         removedIds.add(images[i]!.id);
-        return { imageId: images[i]!.id, path: images[i]!.path, ...evidence(images, hashes, vectors, dim, keeper, i, opts) };
+        return { imageId: images[i]!.id, path: images[i]!.path, ...evidence(images, hashes, vectors, dim, verified, keeper, i, opts) };
       })
       .sort((a, b) => b.similarity - a.similarity || a.imageId - b.imageId);
     groups.push({ keepId: images[keeper]!.id, keep: images[keeper]!.path, duplicates });
@@ -130,6 +142,10 @@ export async function runDedup(catalog: Catalog, options: DedupOptions, ctx: Job
   };
 }
 
+function edgeKey(a: number, b: number): string {
+  return a < b ? `${a}|${b}` : `${b}|${a}`;
+}
+
 function safeHash(hex: string): Hash64 | null {
   try {
     return parseHash64(hex);
@@ -143,6 +159,7 @@ function evidence(
   hashes: readonly (Hash64 | null)[],
   vectors: Float32Array | null,
   dim: number,
+  verified: ReadonlySet<string>,
   keeper: number,
   i: number,
   opts: DedupOptions,
@@ -166,7 +183,7 @@ function evidence(
       ? 'exact'
       : distance !== null && distance <= opts.phashDistance && use('phash')
         ? 'phash'
-        : cosine !== null && cosine >= opts.cosine
+        : verified.has(edgeKey(keeper, i))
           ? 'embedding'
           : 'group';
   return { similarity: Number(similarity.toFixed(4)), match };

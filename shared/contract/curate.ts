@@ -10,11 +10,14 @@ export type KeepRule = z.infer<typeof KeepRule>;
 /**
  * The shipped default: all three strategies with the thresholds that the ground-truth test
  * (test/main/curate/ground-truth.test.ts) holds to its precision/recall goal, using the built-in descriptor.
+ * The embedding strategy's cosine threshold only proposes pairs (among each image's k nearest); every proposed pair
+ * is then confirmed or rejected by a pixel check that aligns the two images (crops, mirrors) and correlates their
+ * edges. So the default cosine is low: it decides which pairs are worth checking, not which are duplicates.
  */
 export const DEDUP_DEFAULTS = {
   strategies: ['exact', 'phash', 'embedding'] as DedupStrategy[],
-  phashDistance: 6,
-  cosine: 0.85,
+  phashDistance: 4,
+  cosine: 0.5,
   k: 10,
   keep: 'resolution' as KeepRule,
 };
@@ -56,7 +59,7 @@ export const DedupDuplicate = z.object({
   path: z.string(),
   /** similarity to the kept image: 1 for identical bytes, else the descriptor cosine (or 1 - Hamming/64 without embeddings) */
   similarity: z.number(),
-  /** the strongest evidence linking it directly to the kept image; 'group' when it joined through another member */
+  /** the strongest evidence linking it directly to the kept image ('embedding': a proposed pair that passed the pixel check); 'group' when it joined through another member */
   match: z.enum(['exact', 'phash', 'embedding', 'group']),
 });
 export const DedupGroup = z.object({
