@@ -1,6 +1,7 @@
 import type { Services } from '../services.js';
 import { augmentHandlers } from './augment-handlers.js';
 import { curateHandlers } from './curate-handlers.js';
+import { curateReviewHandlers } from './curate-review-handlers.js';
 import { datasetHandlers } from './dataset-handlers.js';
 import { createDispatcher, type Dispatch } from './dispatcher.js';
 import { evaluateHandlers } from './evaluate-handlers.js';
@@ -12,6 +13,7 @@ export function createHandlers(s: Services, overrides: Partial<Handlers> = {}): 
   return {
     ...datasetHandlers(s),
     ...curateHandlers(s),
+    ...curateReviewHandlers(s),
     ...trainHandlers(s),
     ...augmentHandlers(s),
     ...evaluateHandlers(s),

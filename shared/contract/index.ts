@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { curateRequests } from './curate.js';
+import { curateReviewRequests } from './curate-review.js';
 import { datasetRequests } from './datasets.js';
 import { evaluateRequests } from './evaluate.js';
 import { jobRequests } from './jobs.js';
@@ -9,6 +10,7 @@ import { runRequests } from './train.js';
 export * from './augment.js';
 export * from './common.js';
 export * from './curate.js';
+export * from './curate-review.js';
 export * from './datasets.js';
 export * from './evaluate.js';
 export * from './define.js';
@@ -21,6 +23,7 @@ export * from './train.js';
 export const requests = {
   ...datasetRequests,
   ...curateRequests,
+  ...curateReviewRequests,
   ...jobRequests,
   ...runRequests,
   ...pipelineRequests,
