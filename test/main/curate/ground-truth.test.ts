@@ -3,7 +3,9 @@
  * Ground truth: CIFAR-10 originals, each with eight transformed copies (low-quality JPEG, resize, 80–95 % crop,
  * colour shift, mirror, grayscale, text overlay, border), plus as many further images of the same classes as hard
  * negatives. Precision and recall are counted over pairs of images that share a group.
- * The thresholds were calibrated (bench/curate/calibrate-descriptor.ts) on CIFAR indices 2500–4999; this test
+ * The default embedding strategy proposes pairs by descriptor cosine and confirms each with the pixel check in
+ * main/curate/verify.ts. The thresholds (cosine, phash distance, verification score) were calibrated
+ * (bench/curate/calibrate-descriptor.ts) on CIFAR indices 2500–4999; this test
  * draws from 0–2499, so it does not grade the thresholds on the images they were chosen with.
  */
 import fs from 'node:fs';

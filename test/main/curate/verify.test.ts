@@ -120,7 +120,7 @@ describe('pixel verification', () => {
       { i: 1, j: 3, similarity: 0.95 },
     ];
     const jobs = new JobManager(new EventBus());
-    const r = await jobs.start('verify', (ctx) => verifyEdges(files, edges, ctx)).promise;
+    const r = await jobs.start('dedup', (ctx) => verifyEdges(files, edges, ctx)).promise;
     expect(r.kept.map((e) => [e.i, e.j])).toEqual([[0, 1]]);
     expect(r.kept[0]!.agreement).toBeGreaterThanOrEqual(VERIFY_THRESHOLD);
     expect(r.undecodable).toBe(1);
@@ -131,7 +131,7 @@ describe('pixel verification', () => {
     fs.writeFileSync(file, variants.original!);
     const jobs = new JobManager(new EventBus());
     const edges = Array.from({ length: 2000 }, (_, t) => ({ i: 0, j: 1 + (t % 3), similarity: 0.9 }));
-    const { jobId, promise } = jobs.start('verify', (ctx) => verifyEdges([file, file, file, file], edges, ctx));
+    const { jobId, promise } = jobs.start('dedup', (ctx) => verifyEdges([file, file, file, file], edges, ctx));
     jobs.cancel(jobId);
     await expect(promise).rejects.toThrow(/cancel/);
   });
