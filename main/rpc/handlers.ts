@@ -1,6 +1,7 @@
 import type { Services } from '../services.js';
 import { augmentHandlers } from './augment-handlers.js';
 import { curateHandlers } from './curate-handlers.js';
+import { curateVersionHandlers } from './curate-version-handlers.js';
 import { curateReviewHandlers } from './curate-review-handlers.js';
 import { datasetHandlers } from './dataset-handlers.js';
 import { createDispatcher, type Dispatch } from './dispatcher.js';
@@ -13,6 +14,7 @@ export function createHandlers(s: Services, overrides: Partial<Handlers> = {}): 
   return {
     ...datasetHandlers(s),
     ...curateHandlers(s),
+    ...curateVersionHandlers(s),
     ...curateReviewHandlers(s),
     ...trainHandlers(s),
     ...augmentHandlers(s),

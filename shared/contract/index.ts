@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { curateRequests } from './curate.js';
+import { curateVersionRequests } from './curate-versions.js';
 import { curateReviewRequests } from './curate-review.js';
 import { datasetRequests } from './datasets.js';
 import { evaluateRequests } from './evaluate.js';
@@ -10,6 +11,7 @@ import { runRequests } from './train.js';
 export * from './augment.js';
 export * from './common.js';
 export * from './curate.js';
+export * from './curate-versions.js';
 export * from './curate-review.js';
 export * from './datasets.js';
 export * from './evaluate.js';
@@ -23,6 +25,7 @@ export * from './train.js';
 export const requests = {
   ...datasetRequests,
   ...curateRequests,
+  ...curateVersionRequests,
   ...curateReviewRequests,
   ...jobRequests,
   ...runRequests,

@@ -1,0 +1,72 @@
+import { CancelledError } from '../common/errors.js';
+
+export interface CrossKnn {
+  k: number;
+  /** base indices, row-major queries×k, best first; -1 where a row has fewer than k */
+  indices: Int32Array;
+  similarities: Float32Array;
+}
+
+/**
+ * For each query vector, the k base vectors with the largest dot product (cosine for L2-normalised rows), by exact
+ * blocked search: a block of base vectors is read by every query of a query block while it sits in cache. Rows
+ * listed in `skipQueries`/`skipBase` (e.g. images without a descriptor) take no part. Cost grows with
+ * queries × base, which suits the sizes it serves (an evaluation set or a seed set against a pool).
+ */
+export function crossKnn(
+  queries: Float32Array,
+  base: Float32Array,
+  dim: number,
+  k: number,
+  opts: { signal?: AbortSignal; onProgress?: (done: number) => void; skipQueries?: ReadonlySet<number>; skipBase?: ReadonlySet<number> } = {},
+): CrossKnn {
+  const nq = queries.length / dim;
+  const nb = base.length / dim;
+  const indices = new Int32Array(nq * k).fill(-1);
+  const similarities = new Float32Array(nq * k).fill(Number.NaN);
+  const QB = 32;
+  const BB = 512;
+  // Per query: a sorted (descending) list of its best k so far; k is small here, so insertion is cheap.
+  const sims = new Float32Array(QB * k);
+  const ids = new Int32Array(QB * k);
+  const sizes = new Int32Array(QB);
+  for (let q0 = 0; q0 < nq; q0 += QB) {
+    if (opts.signal?.aborted) throw new CancelledError();
+    const q1 = Math.min(nq, q0 + QB);
+    sizes.fill(0);
+    for (let b0 = 0; b0 < nb; b0 += BB) {
+      const b1 = Math.min(nb, b0 + BB);
+      for (let q = q0; q < q1; q++) {
+        if (opts.skipQueries?.has(q)) continue;
+        const slot = (q - q0) * k;
+        const qo = q * dim;
+        for (let b = b0; b < b1; b++) {
+          if (opts.skipBase?.has(b)) continue;
+          const bo = b * dim;
+          let s = 0;
+          for (let d = 0; d < dim; d++) s += queries[qo + d]! * base[bo + d]!;
+          let size = sizes[q - q0]!;
+          if (size === k && s <= sims[slot + k - 1]!) continue;
+          let at = size < k ? size++ : k - 1;
+          while (at > 0 && sims[slot + at - 1]! < s) {
+            sims[slot + at] = sims[slot + at - 1]!;
+            ids[slot + at] = ids[slot + at - 1]!;
+            at--;
+          }
+          sims[slot + at] = s;
+          ids[slot + at] = b;
+          sizes[q - q0] = size;
+        }
+      }
+    }
+    for (let q = q0; q < q1; q++) {
+      const size = sizes[q - q0]!;
+      for (let r = 0; r < size; r++) {
+        indices[q * k + r] = ids[(q - q0) * k + r]!;
+        similarities[q * k + r] = sims[(q - q0) * k + r]!;
+      }
+    }
+    opts.onProgress?.(q1);
+  }
+  return { k, indices, similarities };
+}
