@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { CurioError, invalid } from '../../common/errors.js';
+import { ONNX_FILE, encoderToOnnx } from '../../onnx/encoder.js';
 import { readCheckpoint } from './checkpoint.js';
 import type { CheckpointMeta } from './protocol.js';
 import type { RunManager } from './runner.js';
@@ -24,12 +25,10 @@ export interface EncoderManifest {
 /**
  * Writes a run's online backbone (the encoder) from its last checkpoint: `model.json` (architecture and tfjs
  * weights manifest) and `weights.bin` (float32, in manifest order). Curation and evaluation rebuild the backbone
- * by name and load these weights; heads, predictors and momentum networks are left out.
+ * by name and load these weights; heads, predictors and momentum networks are left out. With format 'onnx' it
+ * writes `model.onnx` instead (ResNets; main/onnx), which main/onnx/runtime.ts runs with onnxruntime-node.
  */
 export async function exportEncoder(runs: RunManager, runId: number, format: 'tfjs' | 'onnx', outDir: string): Promise<string[]> {
-  if (format === 'onnx') {
-    throw new CurioError('failed', 'ONNX export is not available yet; export as tfjs (issue 5 adds ONNX)');
-  }
   const run = runs.store.get(runId);
   const file = run.checkpoint;
   if (!file || !fs.existsSync(file)) throw new CurioError('failed', `run ${runId} has no checkpoint yet; let it train a little first`);
@@ -39,6 +38,23 @@ export async function exportEncoder(runs: RunManager, runId: number, format: 'tf
   if (weights.length === 0) throw new CurioError('failed', `checkpoint ${file} holds no backbone weights`);
   const out = path.resolve(outDir);
   if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw invalid(`--out ${out} is a file, not a folder`);
+  if (format === 'onnx') {
+    const backbone = ckpt.meta.config.backbone;
+    if (backbone.startsWith('vit')) {
+      throw new CurioError('failed', `ONNX export supports the ResNet backbones (small, resnet18, resnet50), not ${backbone}; use --format tfjs`);
+    }
+    const tensors = Object.fromEntries(weights.map(([name, t]) => [name.slice(prefix.length), { shape: t.shape, data: t.data }]));
+    const bytes = encoderToOnnx({
+      backbone,
+      imageSize: ckpt.meta.config.imageSize,
+      tensors,
+      metadata: { runId, method: ckpt.meta.config.method, step: ckpt.meta.step },
+    });
+    fs.mkdirSync(out, { recursive: true });
+    const onnxPath = path.join(out, ONNX_FILE);
+    fs.writeFileSync(onnxPath, bytes);
+    return [onnxPath];
+  }
   fs.mkdirSync(out, { recursive: true });
   const manifest: EncoderManifest = {
     format: ENCODER_FORMAT,
