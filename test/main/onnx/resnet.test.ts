@@ -34,14 +34,19 @@ function images(n: number, size: number, seed: number): Float32Array {
   return data;
 }
 
-async function compare(backboneName: string, imageSize: number, n: number): Promise<{ maxAbs: number; maxRef: number; dim: number }> {
+async function compare(
+  backboneName: string,
+  imageSize: number,
+  n: number,
+  tamper: (state: ModuleState) => ModuleState = (s) => s,
+): Promise<{ maxAbs: number; maxRef: number; dim: number }> {
   const backbone = createBackbone(backboneName, { imageSize, seed: 7 });
   try {
     const state = randomizeBatchNorm(backbone.getState(), 11);
     backbone.setState(state);
     const x = images(n, imageSize, 3);
     const ref = tf.tidy(() => backbone.forward(tf.tensor4d(x, [n, imageSize, imageSize, 3]), { training: false }).dataSync() as Float32Array);
-    const embedder = await createOnnxEmbedderFromBytes(encoderToOnnx({ backbone: backboneName, imageSize, tensors: state }), { threads: 2 });
+    const embedder = await createOnnxEmbedderFromBytes(encoderToOnnx({ backbone: backboneName, imageSize, tensors: tamper(state) }), { threads: 2 });
     try {
       expect(embedder.imageSize).toBe(imageSize);
       expect(embedder.dim).toBe(backbone.outputDim);
@@ -71,6 +76,8 @@ describe('ResNet → ONNX matches the tfjs forward (inference mode, BN folded)',
     ['small', 40, 3],
     ['resnet18', 32, 2],
     ['resnet18', 40, 2],
+    // past 64 px: the ImageNet stem (7×7/2 conv, 3×3/2 max-pool with padding)
+    ['small', 72, 2],
   ] as const) {
     it(`${name} at ${size} px`, async () => {
       const { maxAbs, maxRef } = await compare(name, size, n);
@@ -79,4 +86,13 @@ describe('ResNet → ONNX matches the tfjs forward (inference mode, BN folded)',
       expect(maxAbs).toBeLessThanOrEqual(1e-3 * maxRef);
     }, 120_000);
   }
+
+  it('the comparison notices a fold that ignores the running mean (negative control)', async () => {
+    const zeroMeans = (state: ModuleState): ModuleState =>
+      Object.fromEntries(
+        Object.entries(state).map(([k, t]) => [k, k.endsWith('running_mean') ? { shape: t.shape, data: new Float32Array(t.data.length) } : t]),
+      );
+    const { maxAbs, maxRef } = await compare('small', 32, 2, zeroMeans);
+    expect(maxAbs).toBeGreaterThan(1e-2 * maxRef);
+  }, 120_000);
 });
