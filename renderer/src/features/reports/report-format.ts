@@ -159,6 +159,8 @@ export interface CompareRow {
   knnTop1: number | null;
   randomLinearTop1: number | null;
   pixelsLinearTop1: number;
+  /** test images also in the train set */
+  leakCount: number;
 }
 
 export function compareRow(r: Report): CompareRow {
@@ -174,6 +176,7 @@ export function compareRow(r: Report): CompareRow {
     knnTop1: r.knn?.k20 ?? null,
     randomLinearTop1: r.baselines.random.linear?.top1 ?? null,
     pixelsLinearTop1: r.baselines.pixels.linear.top1,
+    leakCount: r.leakCount,
   };
 }
 

@@ -18,6 +18,8 @@ export class ReportsStore {
   /** reports ticked for comparison, in the order they were ticked */
   ticked = $state.raw<number[]>([]);
   jobs = $state.raw<JobProgress[]>([]);
+  /** jobs whose cancel was asked for and that have not ended yet */
+  cancelling = $state.raw<string[]>([]);
   starting = $state(false);
   startError = $state<string | null>(null);
   private loading: Promise<void> | null = null;
@@ -105,10 +107,12 @@ export class ReportsStore {
   }
 
   async cancel(jobId: string): Promise<void> {
+    this.cancelling = [...this.cancelling, jobId];
     try {
       await api.call('jobs.cancel', { jobId });
     } catch (err) {
       this.startError = errorText(err);
+      this.cancelling = this.cancelling.filter((id) => id !== jobId);
     }
   }
 
@@ -122,6 +126,7 @@ export class ReportsStore {
     if (p.kind !== 'eval') return;
     const before = this.jobs.find((j) => j.jobId === p.jobId);
     this.upsertJob(p);
+    if (p.state !== 'running') this.cancelling = this.cancelling.filter((id) => id !== p.jobId);
     if (p.state === 'done' && before?.state !== 'done') void this.load();
   }
 

@@ -136,6 +136,7 @@ describe('comparison', () => {
       knnTop1: 0.42,
       randomLinearTop1: 0.3,
       pixelsLinearTop1: 0.38,
+      leakCount: 0,
     });
     const random = compareRow(makeReport({ encoder: { kind: 'random', runId: null, backbone: 'small', method: null, epochs: null, steps: null, imageSize: 32 } }));
     expect(random.method).toBe('Random init');
