@@ -2,9 +2,11 @@ import { CurioError } from '../common/errors.js';
 import { UsageError } from './args.js';
 import type { Command } from './command.js';
 import { augmentCommand } from './commands/augment.js';
+import { curateCommand } from './commands/curate.js';
 import { dedupCommand } from './commands/dedup.js';
 import { demoCommand } from './commands/demo.js';
 import { evalCommand } from './commands/eval.js';
+import { exportCommand } from './commands/export.js';
 import { importCommand } from './commands/import.js';
 import { exportEncoderCommand, runsCommand } from './commands/runs.js';
 import { serveCommand } from './commands/serve.js';
@@ -16,6 +18,8 @@ export const COMMANDS: Command[] = [
   importCommand,
   splitCommand,
   dedupCommand,
+  curateCommand,
+  exportCommand,
   trainCommand,
   runsCommand,
   exportEncoderCommand,
