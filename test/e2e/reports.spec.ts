@@ -177,6 +177,9 @@ test.describe('Reports page against curio serve', () => {
     await expect(baselineRow.getByTestId('compare-knn')).toHaveText(pct(baseline.knn!.k20));
     await expect(baselineRow.getByTestId('compare-leak')).toHaveText(`leak: ${7 * CLASSES.length}`);
     await expect(trainedRow.getByTestId('compare-leak')).toHaveCount(0);
+    // The leaky baseline is never marked best, however high its inflated numbers are.
+    await expect(baselineRow.locator('td.best')).toHaveCount(0);
+    await expect(trainedRow.getByTestId('compare-linear')).toHaveClass(/best/);
     await expect(page.getByTestId('compare-loss')).toHaveAttribute('data-series', '1');
     await expect(page.getByTestId('compare-knn-curve')).toHaveAttribute('data-series', '1');
     await expect(page.getByTestId('compare-curves-note')).toContainText('random-init encoder, no training curve');
