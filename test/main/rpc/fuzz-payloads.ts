@@ -203,6 +203,11 @@ export class PayloadFuzzer {
         return valid ? this.pick([8, 16, 32]) : this.pick([4, 513, 2.5]);
       case 'format':
         return valid ? this.pick(['png', 'raw']) : this.pick(['jpeg', '']);
+      // curation review (curate.review, curate.applyReview)
+      case 'clusters':
+        return valid ? this.pick([1, 3, 12]) : this.pick([0, 13, 2.5]);
+      case 'remove':
+        return valid ? this.pick([[], w.readIds.slice(0, 1)]) : this.pick([[0], [-1], ['1'], [1.5]]);
       default:
         return this.value(1);
     }
