@@ -9,7 +9,7 @@ import {
 import type { Catalog, DatasetImage } from '../catalog/catalog.js';
 import { conflict, invalid } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
-import { crossKnn } from './cross-knn.js';
+import { nearestNeighbours } from './cross-knn.js';
 import { embedImages } from './embeddings.js';
 import { defaultClusterCount, kmeans, seededRandom } from './kmeans.js';
 import { parseCurateOptions } from './options.js';
@@ -160,7 +160,7 @@ export async function runRetrieve(catalog: Catalog, options: RetrieveOptions, ct
   const poolEmb = await embedImages(catalog, pool, ctx);
   const seedEmb = await embedImages(catalog, seeds, ctx);
   ctx.setPhase('retrieving', seeds.length);
-  const near = crossKnn(seedEmb.vectors, poolEmb.vectors, poolEmb.dim, opts.perImage, {
+  const near = nearestNeighbours(seedEmb.vectors, poolEmb.vectors, poolEmb.dim, opts.perImage, {
     signal: ctx.signal,
     onProgress: (d) => ctx.progress(d),
     skipQueries: new Set(seedEmb.failed),

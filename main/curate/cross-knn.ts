@@ -1,4 +1,5 @@
 import { CancelledError } from '../common/errors.js';
+import { loadUsearch } from './knn.js';
 
 export interface CrossKnn {
   k: number;
@@ -69,4 +70,80 @@ export function crossKnn(
     opts.onProgress?.(q1);
   }
   return { k, indices, similarities };
+}
+
+/**
+ * Above this many multiply-adds (queries × base × dim), `nearestNeighbours` uses the HNSW index instead of the
+ * exact scan: about 10–20 s of scalar JavaScript on one idle core. Below it results are exact; above it a few true
+ * nearest neighbours can be missed (recall is measured in test/main/curate/kmeans.test.ts).
+ */
+export const EXACT_CROSS_WORK = 2e10;
+
+/**
+ * Approximate cross kNN: an HNSW index (usearch) over the base vectors, searched with every query. Skipped base
+ * rows are left out of the index; skipped queries get no neighbours.
+ */
+export function approximateCrossKnn(
+  queries: Float32Array,
+  base: Float32Array,
+  dim: number,
+  k: number,
+  opts: { signal?: AbortSignal; onProgress?: (done: number) => void; skipQueries?: ReadonlySet<number>; skipBase?: ReadonlySet<number> } = {},
+): CrossKnn {
+  const nq = queries.length / dim;
+  const nb = base.length / dim;
+  const { Index } = loadUsearch();
+  const index = new Index({
+    dimensions: dim,
+    metric: 'ip',
+    quantization: 'f32',
+    connectivity: 16,
+    expansion_add: 128,
+    expansion_search: Math.max(64, 2 * k),
+    multi: false,
+  });
+  const chunk = 8192;
+  for (let s = 0; s < nb; s += chunk) {
+    if (opts.signal?.aborted) throw new CancelledError();
+    const rows: number[] = [];
+    for (let i = s; i < Math.min(nb, s + chunk); i++) if (!opts.skipBase?.has(i)) rows.push(i);
+    if (rows.length === 0) continue;
+    const vecs = new Float32Array(rows.length * dim);
+    rows.forEach((i, r) => vecs.set(base.subarray(i * dim, i * dim + dim), r * dim));
+    index.add(BigUint64Array.from(rows, (i) => BigInt(i)), vecs, 0);
+  }
+  const indices = new Int32Array(nq * k).fill(-1);
+  const similarities = new Float32Array(nq * k).fill(Number.NaN);
+  if (index.size() === 0) return { k, indices, similarities };
+  const kk = Math.min(k, index.size());
+  for (let s = 0; s < nq; s += chunk) {
+    if (opts.signal?.aborted) throw new CancelledError();
+    const e = Math.min(nq, s + chunk);
+    const res = index.search(queries.subarray(s * dim, e * dim), kk, 0);
+    for (let q = s; q < e; q++) {
+      if (opts.skipQueries?.has(q)) continue;
+      const count = res.counts ? Number(res.counts[q - s]) : kk;
+      for (let r = 0; r < Math.min(count, kk); r++) {
+        indices[q * k + r] = Number(res.keys[(q - s) * kk + r]);
+        // usearch's inner-product distance is 1 - dot
+        similarities[q * k + r] = 1 - res.distances[(q - s) * kk + r]!;
+      }
+    }
+    opts.onProgress?.(e);
+  }
+  return { k, indices, similarities };
+}
+
+/** Exact up to EXACT_CROSS_WORK multiply-adds (or when asked), the HNSW index above. */
+export function nearestNeighbours(
+  queries: Float32Array,
+  base: Float32Array,
+  dim: number,
+  k: number,
+  opts: Parameters<typeof crossKnn>[4] & { method?: 'exact' | 'approximate' | 'auto' } = {},
+): CrossKnn {
+  const work = (queries.length / dim) * base.length;
+  const method = opts.method ?? 'auto';
+  if (method === 'exact' || (method === 'auto' && work <= EXACT_CROSS_WORK)) return crossKnn(queries, base, dim, k, opts);
+  return approximateCrossKnn(queries, base, dim, k, opts);
 }

@@ -6,7 +6,7 @@ import {
 import type { Catalog, DatasetImage } from '../catalog/catalog.js';
 import { conflict } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
-import { crossKnn } from './cross-knn.js';
+import { nearestNeighbours } from './cross-knn.js';
 import { embedImages } from './embeddings.js';
 import { parseHash64, popcount32, type Hash64 } from './hamming-index.js';
 import { parseCurateOptions } from './options.js';
@@ -36,7 +36,7 @@ export async function runDecontaminate(catalog: Catalog, options: DecontaminateO
   const dim = poolEmb.dim;
 
   ctx.setPhase('comparing', pool.length);
-  const nearest = crossKnn(poolEmb.vectors, evalEmb.vectors, dim, 1, {
+  const nearest = nearestNeighbours(poolEmb.vectors, evalEmb.vectors, dim, 1, {
     signal: ctx.signal,
     onProgress: (d) => ctx.progress(d),
     skipQueries: new Set(poolEmb.failed),
