@@ -19,6 +19,11 @@ export interface KmeansOptions {
   maxIterations?: number;
   /** k-means++ runs on at most this many points (drawn by the seed), since its cost is n·k·dim */
   initSample?: number;
+  /**
+   * Lloyd iterations run on at most this many points (a seeded sample; default 256·k, faiss's rule of thumb),
+   * then every point is assigned once to the final centroids. Infinity trains on all points.
+   */
+  trainSample?: number;
   signal?: AbortSignal;
   /** called after each Lloyd iteration */
   onIteration?: (iteration: number, changed: number) => void;
@@ -58,6 +63,8 @@ export function kmeans(data: Float32Array, dim: number, opts: KmeansOptions): Km
   if (k > n) throw new CurioError('invalid-input', `${k} clusters asked for ${n} vectors; use at most ${n}`);
   const random = seededRandom(opts.seed ?? 0);
   const maxIterations = opts.maxIterations ?? 25;
+  const trainSample = Math.max(k, opts.trainSample ?? 256 * k);
+  if (n > trainSample) return trainOnSample(data, dim, n, trainSample, random, opts);
 
   const norms = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -103,6 +110,39 @@ export function kmeans(data: Float32Array, dim: number, opts: KmeansOptions): Km
   let inertia = 0;
   for (let i = 0; i < n; i++) inertia += distances[i]!;
   return { k, dim, centroids, assignments, distances, iterations, inertia };
+}
+
+/** Lloyd on a seeded sample of `m` points, then one assignment pass over all n. */
+function trainOnSample(data: Float32Array, dim: number, n: number, m: number, random: () => number, opts: KmeansOptions): KmeansResult {
+  const pick = samplePoints(n, m, random);
+  const sample = new Float32Array(m * dim);
+  pick.forEach((p, r) => sample.set(data.subarray(p * dim, p * dim + dim), r * dim));
+  const trained = kmeans(sample, dim, { ...opts, seed: Math.floor(random() * 2 ** 32), trainSample: Infinity });
+  if (opts.signal?.aborted) throw new CancelledError();
+  const norms = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let d = 0; d < dim; d++) s += data[i * dim + d]! * data[i * dim + d]!;
+    norms[i] = s;
+  }
+  const assignments = new Int32Array(n).fill(-1);
+  const distances = new Float32Array(n);
+  assign(data, dim, n, trained.centroids, opts.k, norms, assignments, distances);
+  let inertia = 0;
+  for (let i = 0; i < n; i++) inertia += distances[i]!;
+  return { k: opts.k, dim, centroids: trained.centroids, assignments, distances, iterations: trained.iterations, inertia };
+}
+
+/** m distinct indices of 0..n-1, drawn by a partial Fisher–Yates shuffle. */
+function samplePoints(n: number, m: number, random: () => number): Int32Array {
+  const all = Int32Array.from({ length: n }, (_, i) => i);
+  for (let i = 0; i < m; i++) {
+    const j = i + Math.floor(random() * (n - i));
+    const t = all[i]!;
+    all[i] = all[j]!;
+    all[j] = t;
+  }
+  return all.slice(0, m);
 }
 
 function centroidNorms(centroids: Float32Array, k: number, dim: number): Float32Array {
@@ -179,16 +219,7 @@ function initPlusPlus(
   let sample: Int32Array;
   if (n <= Math.max(maxSample, k)) sample = Int32Array.from({ length: n }, (_, i) => i);
   else {
-    // Partial Fisher–Yates: a seeded sample without replacement.
-    const all = Int32Array.from({ length: n }, (_, i) => i);
-    const m = Math.max(maxSample, k);
-    for (let i = 0; i < m; i++) {
-      const j = i + Math.floor(random() * (n - i));
-      const t = all[i]!;
-      all[i] = all[j]!;
-      all[j] = t;
-    }
-    sample = all.slice(0, m);
+    sample = samplePoints(n, Math.max(maxSample, k), random);
   }
   const m = sample.length;
   const centroids = new Float32Array(k * dim);

@@ -75,6 +75,14 @@ describe('kmeans', () => {
     expect(samePartition(r.assignments, truth)).toBe(true);
   });
 
+  it('trained on a sample (more points than trainSample), still assigns every point to its nearest centroid', () => {
+    const { data, truth } = blobs(5, 200, 8, 0.5, 6);
+    const r = kmeans(data, 8, { k: 5, seed: 2, trainSample: 100 });
+    expect(samePartition(r.assignments, truth)).toBe(true);
+    expect(Array.from(naiveAssign(data, 8, r.centroids, 5))).toEqual(Array.from(r.assignments));
+    expect(Array.from(kmeans(data, 8, { k: 5, seed: 2, trainSample: 100 }).assignments)).toEqual(Array.from(r.assignments));
+  });
+
   it('refuses bad k with a clear error', () => {
     const { data } = blobs(2, 3, 4, 1, 1);
     expect(() => kmeans(data, 4, { k: 0 })).toThrow(/positive integer/);
