@@ -90,12 +90,12 @@ export class CurationStore {
     this.strategies = on ? [...new Set([...this.strategies, s])] : this.strategies.filter((x) => x !== s);
   }
 
-  async runReview(): Promise<void> {
-    if (!this.dataset) return;
+  async runReview(dataset = this.dataset): Promise<void> {
+    if (!dataset) return;
     this.error = null;
     this.review = null;
     try {
-      const { jobId } = await api.call('curate.review', { dataset: this.dataset });
+      const { jobId } = await api.call('curate.review', { dataset });
       this.reviewJob = placeholder(jobId, 'embed');
       this.catchUp(jobId);
     } catch (err) {
@@ -188,7 +188,13 @@ export class CurationStore {
     if (p.jobId === this.dedupJob?.jobId) {
       if (this.dedupJob.state !== 'running' && p.state === 'running') return;
       this.dedupJob = p;
-      if (p.state === 'done') this.result = p.result as DedupResult;
+      if (p.state === 'done') {
+        this.result = p.result as DedupResult;
+        // After dedup, not beside it: the descriptors it stored make the review's embedding step a cache read.
+        if (this.review?.dataset !== this.result.dataset && this.reviewJob?.state !== 'running') {
+          void this.runReview(this.result.dataset);
+        }
+      }
       if (p.state === 'failed') this.error = p.error ?? 'dedup failed';
     } else if (p.jobId === this.reviewJob?.jobId) {
       if (this.reviewJob.state !== 'running' && p.state === 'running') return;
