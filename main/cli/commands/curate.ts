@@ -11,7 +11,7 @@ import type { Command } from '../command.js';
 
 const USAGE = [
   'curio curate decontaminate --dataset POOL --against EVAL [--cosine C] [--phash-distance D] [--apply NAME] [--db FILE] [--json]',
-  '       curio curate balance --dataset NAME [--clusters K] [--per-cluster N] [--keep nearest|random] [--seed S] [--apply NAME] [--db FILE] [--json]',
+  '       curio curate balance --dataset NAME [--clusters K] [--per-cluster N] [--keep nearest|random] [--seed S] [--iterations N] [--apply NAME] [--db FILE] [--json]',
   '       curio curate retrieve --dataset POOL --seed-dataset SEED --per-image N [--apply NAME] [--db FILE] [--json]',
 ].join('\n');
 
