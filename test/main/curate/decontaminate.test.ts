@@ -85,6 +85,23 @@ describe('decontamination, balancing and retrieval on a small catalog', () => {
     expect(catalog.findDatasetByName('half')).toBeUndefined();
   });
 
+  it('the phash distance adds hash matches, each a planted copy of the eval image it names', async () => {
+    const r = await jobs.start('curate', (ctx) => runDecontaminate(catalog, { dataset: 'pool', against: 'eval', cosine: 1, phashDistance: 4 }, ctx)).promise;
+    const byPhash = r.contaminated.filter((c) => c.match === 'phash');
+    console.log(`decontamination by phash ≤ 4: ${byPhash.length} of ${planted.size} planted copies, ${r.removed} removed in all`);
+    // dHash on these small synthetic pictures is coarse: at ≤ 4 bits it finds some copies and nothing else.
+    expect(byPhash.length).toBeGreaterThan(0);
+    for (const c of byPhash) expect(path.basename(c.path)).toBe(`copy-of-${path.basename(c.evalPath, '.png')}.jpg`);
+    expect(r.removed).toBe(r.contaminated.length);
+  });
+
+  it('a cancelled balance leaves the catalog unchanged', async () => {
+    const job = jobs.start('curate', (ctx) => runBalance(catalog, { dataset: 'pool', keep: 'nearest', seed: 0, maxIterations: 25, apply: 'never-bal' }, ctx));
+    jobs.cancel(job.jobId);
+    await expect(job.promise).rejects.toThrow(/cancel/i);
+    expect(catalog.findDatasetByName('never-bal')).toBeUndefined();
+  });
+
   it('rejects a threshold out of range', async () => {
     await expect(decon({ cosine: 1.2 })).rejects.toThrow(/cosine threshold must be in 0.5..1/);
   });
