@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { invalid } from '../common/errors.js';
-import { readEncoder } from '../train/runs/export.js';
+import { readEncoder, runEncoderOnnx } from '../train/runs/export.js';
+import type { RunManager } from '../train/runs/runner.js';
 import { ONNX_FILE, encoderToOnnx } from './encoder.js';
 import { ONNX_INPUT, ONNX_OUTPUT } from './resnet.js';
 
@@ -52,6 +53,11 @@ export async function createOnnxEmbedder(source: string, options: OnnxEmbedderOp
     } else throw invalid(`${resolved} holds neither ${ONNX_FILE} nor a Curio model.json`);
   } else bytes = fs.readFileSync(resolved);
   return createOnnxEmbedderFromBytes(bytes, options, resolved);
+}
+
+/** An embedder for a Curio run's encoder (its last checkpoint), converted in memory; ResNet runs only. */
+export async function createRunOnnxEmbedder(runs: RunManager, runId: number, options: OnnxEmbedderOptions = {}): Promise<OnnxEmbedder> {
+  return createOnnxEmbedderFromBytes(runEncoderOnnx(runs, runId), options, `run ${runId}`);
 }
 
 export async function createOnnxEmbedderFromBytes(bytes: Uint8Array, options: OnnxEmbedderOptions = {}, label = 'model'): Promise<OnnxEmbedder> {

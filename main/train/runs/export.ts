@@ -29,27 +29,11 @@ export interface EncoderManifest {
  * writes `model.onnx` instead (ResNets; main/onnx), which main/onnx/runtime.ts runs with onnxruntime-node.
  */
 export async function exportEncoder(runs: RunManager, runId: number, format: 'tfjs' | 'onnx', outDir: string): Promise<string[]> {
-  const run = runs.store.get(runId);
-  const file = run.checkpoint;
-  if (!file || !fs.existsSync(file)) throw new CurioError('failed', `run ${runId} has no checkpoint yet; let it train a little first`);
-  const ckpt = readCheckpoint<CheckpointMeta>(file);
-  const prefix = 'modules/backbone.';
-  const weights = Object.entries(ckpt.tensors).filter(([name]) => name.startsWith(prefix));
-  if (weights.length === 0) throw new CurioError('failed', `checkpoint ${file} holds no backbone weights`);
+  const { ckpt, weights } = readRunBackbone(runs, runId);
   const out = path.resolve(outDir);
   if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw invalid(`--out ${out} is a file, not a folder`);
   if (format === 'onnx') {
-    const backbone = ckpt.meta.config.backbone;
-    if (backbone.startsWith('vit')) {
-      throw new CurioError('failed', `ONNX export supports the ResNet backbones (small, resnet18, resnet50), not ${backbone}; use --format tfjs`);
-    }
-    const tensors = Object.fromEntries(weights.map(([name, t]) => [name.slice(prefix.length), { shape: t.shape, data: t.data }]));
-    const bytes = encoderToOnnx({
-      backbone,
-      imageSize: ckpt.meta.config.imageSize,
-      tensors,
-      metadata: { runId, method: ckpt.meta.config.method, step: ckpt.meta.step },
-    });
+    const bytes = onnxFromCheckpoint(runId, ckpt, weights);
     fs.mkdirSync(out, { recursive: true });
     const onnxPath = path.join(out, ONNX_FILE);
     fs.writeFileSync(onnxPath, bytes);
@@ -67,7 +51,7 @@ export async function exportEncoder(runs: RunManager, runId: number, format: 'tf
     weightsManifest: [
       {
         paths: [WEIGHTS_FILE],
-        weights: weights.map(([name, t]) => ({ name: name.slice(prefix.length), shape: t.shape, dtype: 'float32' as const })),
+        weights: weights.map(([name, t]) => ({ name: name.slice(BACKBONE_PREFIX.length), shape: t.shape, dtype: 'float32' as const })),
       },
     ],
   };
@@ -83,6 +67,38 @@ export async function exportEncoder(runs: RunManager, runId: number, format: 'tf
   fs.writeFileSync(weightsPath, new Uint8Array(data.buffer));
   fs.writeFileSync(modelPath, `${JSON.stringify(manifest, null, 2)}\n`);
   return [modelPath, weightsPath];
+}
+
+const BACKBONE_PREFIX = 'modules/backbone.';
+type NamedTensor = { shape: number[]; data: Float32Array };
+
+function readRunBackbone(runs: RunManager, runId: number): { ckpt: ReturnType<typeof readCheckpoint<CheckpointMeta>>; weights: [string, NamedTensor][] } {
+  const run = runs.store.get(runId);
+  const file = run.checkpoint;
+  if (!file || !fs.existsSync(file)) throw new CurioError('failed', `run ${runId} has no checkpoint yet; let it train a little first`);
+  const ckpt = readCheckpoint<CheckpointMeta>(file);
+  const weights = Object.entries(ckpt.tensors).filter(([name]) => name.startsWith(BACKBONE_PREFIX));
+  if (weights.length === 0) throw new CurioError('failed', `checkpoint ${file} holds no backbone weights`);
+  return { ckpt, weights };
+}
+
+function onnxFromCheckpoint(runId: number, ckpt: ReturnType<typeof readCheckpoint<CheckpointMeta>>, weights: [string, NamedTensor][]): Uint8Array {
+  const backbone = ckpt.meta.config.backbone;
+  if (backbone.startsWith('vit')) {
+    throw new CurioError('failed', `ONNX export supports the ResNet backbones (small, resnet18, resnet50), not ${backbone}; use --format tfjs`);
+  }
+  return encoderToOnnx({
+    backbone,
+    imageSize: ckpt.meta.config.imageSize,
+    tensors: Object.fromEntries(weights.map(([name, t]) => [name.slice(BACKBONE_PREFIX.length), t])),
+    metadata: { runId, method: ckpt.meta.config.method, step: ckpt.meta.step },
+  });
+}
+
+/** A run's encoder (its last checkpoint's backbone) as ONNX model bytes, without writing files. */
+export function runEncoderOnnx(runs: RunManager, runId: number): Uint8Array {
+  const { ckpt, weights } = readRunBackbone(runs, runId);
+  return onnxFromCheckpoint(runId, ckpt, weights);
 }
 
 /** Reads an exported encoder back as named float32 tensors plus its manifest. */

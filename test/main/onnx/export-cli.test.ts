@@ -4,7 +4,8 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Catalog } from '../../../main/catalog/catalog.js';
-import { createOnnxEmbedder } from '../../../main/onnx/runtime.js';
+import { createOnnxEmbedder, createRunOnnxEmbedder } from '../../../main/onnx/runtime.js';
+import { createServices } from '../../../main/services.js';
 import { createBackbone } from '../../../main/train/models/index.js';
 import { Rng } from '../../../main/train/nn/index.js';
 import { fakeRun, tintedCatalog } from '../evaluate/report-fixtures.js';
@@ -51,20 +52,24 @@ describe('curio export-encoder --format onnx', () => {
     const tfjsOut = path.join(dir, 'tfjs-out');
     const t = await runCurio(['export-encoder', '--run', String(runId), '--format', 'tfjs', '--out', tfjsOut, '--db', db]);
     expect(t.code, t.stderr).toBe(0);
-    for (const source of [path.join(out, 'model.onnx'), out, tfjsOut]) {
-      const embedder = await createOnnxEmbedder(source, { threads: 1 });
+    const services = createServices({ dbPath: db, mode: 'browser' });
+    // the exported file, its folder, the tfjs export converted in memory, and the run itself (the curation hook)
+    for (const source of [path.join(out, 'model.onnx'), out, tfjsOut, runId]) {
+      const embedder =
+        typeof source === 'number' ? await createRunOnnxEmbedder(services.runs, source, { threads: 1 }) : await createOnnxEmbedder(source, { threads: 1 });
       try {
         expect([embedder.imageSize, embedder.dim]).toEqual([imageSize, 192]);
         const got = await embedder.embed(x, n);
         const scale = Math.max(...ref.map(Math.abs));
         expect(scale).toBeGreaterThan(0.01);
         const maxDiff = Math.max(...got.map((v, i) => Math.abs(v - ref[i]!)));
-        expect(maxDiff, source).toBeLessThanOrEqual(1e-3 * scale);
+        expect(maxDiff, String(source)).toBeLessThanOrEqual(1e-3 * scale);
         await expect(embedder.embed(x.subarray(1), n)).rejects.toThrow(/expected 3×16×16×3/);
       } finally {
         await embedder.close();
       }
     }
+    services.close();
   }, 180_000);
 
   it('refuses a ViT run with a one-line error and writes nothing', async () => {
