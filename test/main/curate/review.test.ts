@@ -1,6 +1,14 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { Catalog } from '../../../main/catalog/catalog.js';
-import { applyReview, kmeans, pca2, removalCurve, thresholdAt } from '../../../main/curate/review.js';
+import { EventBus } from '../../../main/common/event-bus.js';
+import { JobManager } from '../../../main/common/jobs.js';
+import { embedImages } from '../../../main/curate/embeddings.js';
+import { applyReview, kmeans, pca2, removalCurve, runReview, thresholdAt } from '../../../main/curate/review.js';
+import { ReviewInput } from '../../../shared/contract/curate-review.js';
 
 /** Naive reference: for one threshold, components of the graph of edges ≥ t, counted by flood fill. */
 function naiveRemoved(n: number, edges: { i: number; j: number; similarity: number }[], t: number): number {
@@ -65,5 +73,59 @@ describe('review', () => {
     expect(catalog.datasetImages(r.datasetId).map((img) => img.id)).toEqual([ids[0], ids[2], ids[4]]);
     expect(catalog.datasetImages(id)).toHaveLength(5);
     catalog.close();
+  });
+
+  it('runReview on real files: every image in the histogram and on the map, each nearest matches a brute-force max', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'curio-review-'));
+    try {
+      const files: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="48" height="48"><rect width="48" height="48" fill="rgb(${40 * i},90,${200 - 30 * i})"/><circle cx="${8 + 6 * i}" cy="${40 - 5 * i}" r="${6 + i}" fill="white"/></svg>`;
+        const f = path.join(dir, `img-${i}.png`);
+        await sharp(Buffer.from(svg)).png().toFile(f);
+        files.push(f);
+      }
+      const copy = path.join(dir, 'copy-3.jpg');
+      await sharp(files[3]!).resize(40, 40).jpeg({ quality: 80 }).toFile(copy);
+      files.push(copy);
+      const catalog = Catalog.open(':memory:');
+      const id = catalog.ensureImportDataset('pool');
+      const folderId = catalog.upsertFolder(id, dir, false);
+      catalog.upsertImages(
+        id,
+        files.map((f, i) => ({
+          path: f, folderId, bytes: fs.statSync(f).size, mtimeMs: 1, width: 48, height: 48, format: f.endsWith('.png') ? 'png' : 'jpeg',
+          sha256: String(i + 1).padStart(64, '0'), phash: null, label: null, status: 'ok' as const, error: null, thumbnail: false,
+        })),
+      );
+      const jobs = new JobManager(new EventBus());
+      const r = await jobs.start('embed', (ctx) => runReview(catalog, ReviewInput.parse({ dataset: 'pool', k: 3 }), ctx)).promise;
+      expect(r.imageCount).toBe(7);
+      expect(r.nearestHistogram.reduce((a, b) => a + b, 0)).toBe(7);
+      expect(r.points).toHaveLength(7);
+      for (let i = 1; i < r.removedAt.length; i++) expect(r.removedAt[i]!).toBeLessThanOrEqual(r.removedAt[i - 1]!);
+      // Naive reference: each image's best dot product with any other, from the same cached descriptors.
+      const images = catalog.datasetImages(id);
+      const emb = await jobs.start('embed', (ctx) => embedImages(catalog, images, ctx)).promise;
+      const best = images.map((_, i) => {
+        let m = -Infinity;
+        for (let j = 0; j < images.length; j++) {
+          if (j === i) continue;
+          let dot = 0;
+          for (let d = 0; d < emb.dim; d++) dot += emb.vectors[i * emb.dim + d]! * emb.vectors[j * emb.dim + d]!;
+          m = Math.max(m, dot);
+        }
+        return m;
+      });
+      images.forEach((img, i) => expect(r.points.find((p) => p.imageId === img.id)!.nearest!).toBeCloseTo(best[i]!, 3));
+      // At the very top threshold only pairs at ≥ 1 join; at the lowest, every edge ≥ 0.5 among 7 images.
+      const top = Math.max(...best);
+      expect(r.removedAt[r.removedAt.length - 1]).toBe(top >= 1 ? 1 : 0);
+      expect(r.removedAt[0]!).toBeLessThanOrEqual(6);
+      expect(r.removedAt[Math.floor((top - 0.5) / 0.001)]!).toBeGreaterThanOrEqual(1);
+      catalog.close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
