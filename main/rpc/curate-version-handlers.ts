@@ -1,3 +1,5 @@
+import path from 'node:path';
+import { invalid } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
 import type { Services } from '../services.js';
 import { parseBalanceOptions, parseRetrieveOptions, runBalance, runRetrieve } from '../curate/balance.js';
@@ -41,6 +43,8 @@ export function curateVersionHandlers(s: Services): HandlerGroup<CurateVersionRe
     },
     'curate.export': (input) => {
       const options = parseExportOptions(input);
+      // A client's relative path would resolve against main's working folder, which the user never chose.
+      if (!path.isAbsolute(options.out)) throw invalid('out: the export folder must be an absolute path');
       s.catalog.datasetIdByName(options.dataset);
       return start('export', (ctx) => exportDataset(s.catalog, options, ctx));
     },

@@ -1,12 +1,14 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Catalog } from '../../../main/catalog/catalog.js';
 import { EventBus } from '../../../main/common/event-bus.js';
 import { JobManager } from '../../../main/common/jobs.js';
 import { exportDataset, safeSegment } from '../../../main/curate/export-dataset.js';
 import { importFolders } from '../../../main/ingest/import.js';
+import { createHandlers } from '../../../main/rpc/handlers.js';
+import { createServices } from '../../../main/services.js';
 import type { ExportFormat } from '../../../shared/contract/curate-versions.js';
 import { picture, write } from './curate-fixtures.js';
 
@@ -126,5 +128,19 @@ describe('dataset export', () => {
     expect(r.written).toBe(5);
     expect(fs.readFileSync(path.join(out, 'keep.txt'), 'utf8')).toBe('mine');
     await expect(run('pets', 'csv', path.join(out, 'keep.txt'))).rejects.toThrow(/not a folder/);
+  });
+
+  it('over RPC: refuses a relative folder, and the job writes the manifest', async () => {
+    const services = createServices({ dbPath: path.join(tmp, 'catalog.db'), mode: 'browser' });
+    try {
+      const h = createHandlers(services);
+      expect(() => h['curate.export']({ dataset: 'pets', format: 'csv', out: 'relative/dir', force: false })).toThrow(/absolute path/);
+      const out = path.join(tmp, 'out-rpc');
+      const { jobId } = await h['curate.export']({ dataset: 'pets', format: 'json', out, force: false });
+      await vi.waitFor(() => expect(services.jobs.list().find((j) => j.jobId === jobId)?.state).toBe('done'), { timeout: 10_000 });
+      expect(fs.existsSync(path.join(out, 'manifest.json'))).toBe(true);
+    } finally {
+      services.close();
+    }
   });
 });
