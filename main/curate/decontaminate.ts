@@ -19,7 +19,8 @@ export function parseDecontaminateOptions(input: unknown): DecontaminateOptions 
  * Finds pool images within the threshold of ANY image of an evaluation dataset: the nearest evaluation image of each
  * pool image (k = 1, exact) by descriptor cosine, and optionally by perceptual-hash distance. With `apply`, a curated
  * version without them is created in one transaction at the very end, so a cancel or a failure leaves the catalog as
- * it was. An image that is in both datasets (the same catalog image) is always contaminated: its cosine is 1.
+ * it was. A pool image with the same bytes (sha256) as an evaluation image is always contaminated, even when
+ * no descriptor could be computed for it.
  */
 export async function runDecontaminate(catalog: Catalog, options: DecontaminateOptions, ctx: JobContext): Promise<DecontaminateResult> {
   const started = performance.now();
@@ -45,7 +46,14 @@ export async function runDecontaminate(catalog: Catalog, options: DecontaminateO
   ctx.throwIfCancelled();
 
   const hits = new Map<number, DecontaminateResult['contaminated'][number]>();
+  const evalBySha = new Map<string, string>();
+  for (const e of evalSet) if (e.sha256 && !evalBySha.has(e.sha256)) evalBySha.set(e.sha256, e.path);
   pool.forEach((img, i) => {
+    const same = img.sha256 ? evalBySha.get(img.sha256) : undefined;
+    if (same !== undefined) {
+      hits.set(i, { imageId: img.id, path: img.path, evalPath: same, similarity: 1, match: 'exact' });
+      return;
+    }
     const j = nearest.indices[i]!;
     const sim = nearest.similarities[i]!;
     if (j >= 0 && sim >= opts.cosine) hits.set(i, { imageId: img.id, path: img.path, evalPath: evalSet[j]!.path, similarity: round4(sim), match: 'embedding' });

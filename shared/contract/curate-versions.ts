@@ -42,9 +42,10 @@ export const Contaminated = z.object({
   path: z.string(),
   /** the closest evaluation image */
   evalPath: z.string(),
-  /** cosine to it (the descriptor's), or 1 − Hamming/64 when only the hash matched */
+  /** 1 for the same bytes; else cosine to it (the descriptor's), or 1 − Hamming/64 when only the hash matched */
   similarity: z.number(),
-  match: z.enum(['embedding', 'phash']),
+  /** exact: same sha256 (always checked, even for images without a descriptor) */
+  match: z.enum(['exact', 'embedding', 'phash']),
 });
 export const DecontaminateResult = z.object({
   dataset: z.string(),

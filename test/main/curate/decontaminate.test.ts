@@ -102,6 +102,17 @@ describe('decontamination, balancing and retrieval on a small catalog', () => {
     expect(catalog.findDatasetByName('never-bal')).toBeUndefined();
   });
 
+  it('a pool image with the same bytes as an eval image is an exact match', async () => {
+    const poolImages = catalog.datasetImages(catalog.datasetIdByName('pool'));
+    const evalImages = catalog.datasetImages(catalog.datasetIdByName('eval'));
+    const shared = poolImages.find((i) => path.basename(i.path) === 'p05.png')!;
+    const members = [...evalImages, shared].map((i) => ({ imageId: i.id, label: i.label }));
+    catalog.createDerivedDataset('eval-plus', 'curated', catalog.datasetIdByName('eval'), members);
+    const r = await jobs.start('curate', (ctx) => runDecontaminate(catalog, { dataset: 'pool', against: 'eval-plus', cosine: 0.9 }, ctx)).promise;
+    expect(r.contaminated.find((c) => c.match === 'exact')).toEqual({ imageId: shared.id, path: shared.path, evalPath: shared.path, similarity: 1, match: 'exact' });
+    expect(r.removed).toBe(planted.size + 1);
+  });
+
   it('rejects a threshold out of range', async () => {
     await expect(decon({ cosine: 1.2 })).rejects.toThrow(/cosine threshold must be in 0.5..1/);
   });
