@@ -47,7 +47,7 @@ const figures: Figure[] = [];
 const loadBefore = os.loadavg()[0]!;
 for (const name of backbones) {
   const model = createBackbone(name, { imageSize: size, seed: 3 });
-  const ort = await createOnnxEmbedderFromBytes(encoderToOnnx({ backbone: name, imageSize: size, tensors: model.getState() }), { threads });
+  const ort = await createOnnxEmbedderFromBytes(encoderToOnnx({ backbone: name, imageSize: size, tensors: await model.getState() }), { threads });
   const o = await throughput(async () => {
     await ort.embed(images, batch);
   });

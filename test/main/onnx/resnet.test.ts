@@ -42,7 +42,7 @@ async function compare(
 ): Promise<{ maxAbs: number; maxRef: number; dim: number }> {
   const backbone = createBackbone(backboneName, { imageSize, seed: 7 });
   try {
-    const state = randomizeBatchNorm(backbone.getState(), 11);
+    const state = randomizeBatchNorm(await backbone.getState(), 11);
     backbone.setState(state);
     const x = images(n, imageSize, 3);
     const ref = tf.tidy(() => backbone.forward(tf.tensor4d(x, [n, imageSize, imageSize, 3]), { training: false }).dataSync() as Float32Array);
