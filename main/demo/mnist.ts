@@ -31,3 +31,24 @@ export async function writeMnistFolder(dir: string, perClass: number): Promise<{
   }
   return { dir, files };
 }
+
+/**
+ * Plants near-copies into a written MNIST folder so the demo's dedup step has something to find: for the first digit
+ * of each of `classes` classes, one byte-for-byte copy and one resized, JPEG re-encoded copy. Returns how many.
+ */
+export async function plantNearCopies(dir: string, classes = 5): Promise<number> {
+  let planted = 0;
+  for (let digit = 0; digit < classes; digit++) {
+    const classDir = path.join(dir, String(digit));
+    const original = path.join(classDir, '0000.png');
+    try {
+      await fs.access(original);
+    } catch {
+      continue;
+    }
+    await fs.copyFile(original, path.join(classDir, 'copy-exact-0000.png'));
+    await sharp(original).resize(34, 34).jpeg({ quality: 70 }).toFile(path.join(classDir, 'copy-jpeg-0000.jpg'));
+    planted += 2;
+  }
+  return planted;
+}

