@@ -22,9 +22,23 @@ export function updateMomentum(online: Module, target: Module, m: number): void 
   });
 }
 
-/** Makes target an exact copy of online (the start of every momentum encoder). */
+/**
+ * Makes target an exact copy of online (the start of every momentum encoder), on the device: no readback, so it
+ * works on backends that can only read asynchronously (webgpu in Node).
+ */
 export function copyWeights(online: Module, target: Module): void {
-  target.setState(online.getState());
+  const onlineVars = new Map([...online.namedParameters(), ...online.namedBuffers()]);
+  const targetVars = [...target.namedParameters(), ...target.namedBuffers()];
+  if (targetVars.length !== onlineVars.size) throw new Error('copyWeights: online and target differ in structure');
+  for (const [name, t] of targetVars) {
+    const o = onlineVars.get(name);
+    if (!o || o.shape.length !== t.shape.length || o.shape.some((d, i) => d !== t.shape[i])) {
+      throw new Error(`copyWeights: no online counterpart of the same shape for "${name}"`);
+    }
+  }
+  tf.tidy(() => {
+    for (const [name, t] of targetVars) t.assign(tf.clone(onlineVars.get(name)!));
+  });
 }
 
 /**

@@ -94,7 +94,7 @@ describe.skipIf(!haveTarball)('curio train end to end on 512 CIFAR-10 images', (
     const backbone = createBackbone('small', { imageSize: 16, seed: 0 });
     try {
       const params = backbone.namedParameters();
-      const state = backbone.getState();
+      const state = await backbone.getState();
       // the encoder holds exactly the backbone's parameters and BN statistics, with their shapes
       expect(Object.keys(tensors).sort()).toEqual(Object.keys(state).sort());
       for (const [name, t] of Object.entries(state)) expect(tensors[name]!.shape, name).toEqual(t.shape);

@@ -199,8 +199,13 @@ export abstract class Method {
     return warmupCosineLr(step, { baseLr: lr, warmupSteps, totalSteps, finalLr });
   }
 
-  /** One optimisation step on already-augmented NHWC float views (DINO: 2 global crops first, then locals). */
-  trainStep(views: tf.Tensor4D[], step: number): StepMetrics {
+  /**
+   * One optimisation step on already-augmented NHWC float views (DINO: 2 global crops first, then locals). Async
+   * because it reads the loss back with data(): webgpu in Node has no synchronous readback. The loss is read
+   * before the gradients are applied, so a non-finite loss leaves the weights unchanged. The caller keeps the
+   * views alive until the returned promise settles.
+   */
+  async trainStep(views: tf.Tensor4D[], step: number): Promise<StepMetrics> {
     const optimizer = this.optimizer;
     if (!optimizer) throw new Error(`${this.name}: call init() before training (createMethod does)`);
     this.checkViews(views);
@@ -208,8 +213,15 @@ export abstract class Method {
     const target = tf.tidy(() => this.momentumForward(views, step));
     try {
       const { value, grads } = tf.variableGrads(() => this.loss(this.forward(views, step), target, step), this.trainable);
-      const loss = value.dataSync()[0]!;
-      value.dispose();
+      let loss: number;
+      try {
+        loss = (await value.data())[0]!;
+      } catch (err) {
+        tf.dispose(grads);
+        throw err;
+      } finally {
+        value.dispose();
+      }
       if (!Number.isFinite(loss)) {
         tf.dispose(grads);
         throw new Error(`${this.name}: loss is ${loss} at step ${step}; weights left unchanged`);
@@ -271,9 +283,11 @@ export abstract class Method {
     return tf.tidy(() => this.member<Backbone>('backbone').forward(images, { training: false }));
   }
 
-  getState(): MethodState {
+  /** Modules and optimizer slots as plain arrays, read asynchronously (see Module.getState). */
+  async getState(): Promise<MethodState> {
     if (!this.optimizer) throw new Error(`${this.name}: not initialised`);
-    return { modules: this.modules.getState(), optimizer: this.optimizer.getState() };
+    const [modules, optimizer] = await Promise.all([this.modules.getState(), this.optimizer.getState()]);
+    return { modules, optimizer };
   }
 
   setState(state: MethodState): void {

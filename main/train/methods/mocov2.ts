@@ -67,9 +67,13 @@ export class KeyQueue extends Module {
     });
   }
 
-  /** Keeps the JS-side pointer in step after setState restored the buffer. */
-  syncPointer(): void {
-    this.pointer = Math.round(this.ptrBuffer.dataSync()[0]!);
+  /**
+   * Keeps the JS-side pointer in step after setState restored the buffer, from the restored value itself (no
+   * device readback: webgpu in Node cannot read synchronously).
+   */
+  restorePointer(value: number): void {
+    if (!Number.isInteger(value) || value < 0 || value >= this.size) throw new Error(`queue pointer must be an integer in [0, ${this.size}), got ${value}`);
+    this.pointer = value;
   }
 
   forward(): tf.Tensor {
@@ -145,6 +149,6 @@ export class MoCoV2 extends Method {
 
   override setState(state: Parameters<Method['setState']>[0]): void {
     super.setState(state);
-    this.queue.syncPointer();
+    this.queue.restorePointer(Math.round(state.modules['queue.ptr']!.data[0]!));
   }
 }

@@ -96,13 +96,18 @@ export abstract class Module {
     return this.parameters().reduce((sum, v) => sum + v.size, 0);
   }
 
-  /** Parameters and buffers, copied to plain arrays (reads the device synchronously). */
-  getState(): ModuleState {
+  /**
+   * Parameters and buffers, copied to plain arrays. Reads the device asynchronously: webgpu in Node has no
+   * synchronous readback (dataSync needs OffscreenCanvas there).
+   */
+  async getState(): Promise<ModuleState> {
+    const entries = [...this.namedParameters(), ...this.namedBuffers()];
+    const values = await Promise.all(entries.map(([, v]) => v.data() as Promise<Float32Array>));
     const state: ModuleState = {};
-    for (const [name, v] of [...this.namedParameters(), ...this.namedBuffers()]) {
-      // copy: on the cpu backend dataSync() hands back the tensor's own storage
-      state[name] = { shape: [...v.shape], data: Float32Array.from(v.dataSync() as Float32Array) };
-    }
+    entries.forEach(([name, v], i) => {
+      // copy: on the cpu backend data() hands back the tensor's own storage
+      state[name] = { shape: [...v.shape], data: Float32Array.from(values[i]!) };
+    });
     return state;
   }
 

@@ -59,14 +59,16 @@ export abstract class Optimizer {
 
   protected abstract update(p: Param, grad: tf.Tensor, lr: number): void;
 
-  getState(): OptimizerState {
+  /** The step count and every slot, copied to plain arrays (read asynchronously, as Module.getState). */
+  async getState(): Promise<OptimizerState> {
+    const step = this.stepCount;
+    const entries = this.params.flatMap((p) => p.slots.map((s, i) => [`${p.name}.${this.slotNames[i]}`, s] as const));
+    const values = await Promise.all(entries.map(([, s]) => s.data() as Promise<Float32Array>));
     const slots: ModuleState = {};
-    for (const p of this.params) {
-      p.slots.forEach((s, i) => {
-        slots[`${p.name}.${this.slotNames[i]}`] = { shape: [...s.shape], data: Float32Array.from(s.dataSync() as Float32Array) };
-      });
-    }
-    return { step: this.stepCount, slots };
+    entries.forEach(([key, s], i) => {
+      slots[key] = { shape: [...s.shape], data: Float32Array.from(values[i]!) };
+    });
+    return { step, slots };
   }
 
   setState(state: OptimizerState): void {

@@ -77,9 +77,9 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
   }
 
   const checkpointFile = path.join(input.runDir, CHECKPOINT_FILE);
-  const saveCheckpoint = () => {
+  const saveCheckpoint = async () => {
     tick();
-    const state = method.getState();
+    const state = await method.getState();
     const tensors: Record<string, TensorData> = {};
     for (const [k, v] of Object.entries(state.modules)) tensors[`modules/${k}`] = v;
     for (const [k, v] of Object.entries(state.optimizer.slots)) tensors[`optimizer/${k}`] = v;
@@ -118,10 +118,11 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
       // next one
       while (batchInEpoch < stepsPerEpoch) {
         tick();
-        // tfjs steps are synchronous: yield once per step so control messages (pause, stop) and I/O get through
+        // a step's device work is synchronous (only its loss readback awaits, and on cpu/wasm that resolves at
+        // once): yield once per step so control messages (pause, stop) and I/O get through
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (control.pauseRequested) {
-          saveCheckpoint();
+          await saveCheckpoint();
           lastCheckpoint = performance.now();
           post({ type: 'status', status: 'paused' });
           await control.waitForResume();
@@ -137,11 +138,14 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
         const indices = order.subarray(batchInEpoch * batchSize, (batchInEpoch + 1) * batchSize);
         const x = cache.batch(indices);
         const t1 = performance.now();
-        const metrics = tf.tidy(() => {
-          const images = tf.tensor4d(x, [indices.length, config.imageSize, config.imageSize, 3]);
-          const views = augmentBatch(images, pipeline, stepSeed(config.seed, step));
-          return method.trainStep(views, step);
-        });
+        // tidy cannot span an await: the views are made in one, the step awaited outside it, then disposed
+        const views = tf.tidy(() => augmentBatch(tf.tensor4d(x, [indices.length, config.imageSize, config.imageSize, 3]), pipeline, stepSeed(config.seed, step)));
+        let metrics: Awaited<ReturnType<Method['trainStep']>>;
+        try {
+          metrics = await method.trainStep(views, step);
+        } finally {
+          tf.dispose(views);
+        }
         const t2 = performance.now();
         step++;
         batchInEpoch++;
@@ -167,14 +171,14 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
           },
         });
         if (performance.now() - lastCheckpoint > checkpointEvery) {
-          saveCheckpoint();
+          await saveCheckpoint();
           lastCheckpoint = performance.now();
         }
       }
       // an epoch ended: monitor it
       epoch++;
       batchInEpoch = 0;
-      const monitor = monitorEpoch(method, monitorCache, monitorLabels);
+      const monitor = await monitorEpoch(method, monitorCache, monitorLabels);
       lastKnn = monitor.knnTop1;
       lastStd = monitor.embeddingStd;
       post({ type: 'metrics', metrics: { runId: input.runId, kind: 'epoch', step, epoch, ...monitor, time: new Date().toISOString() } });
@@ -182,12 +186,12 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
     }
     if (!stopped && batchInEpoch > 0) {
       // a time budget ended mid-epoch: one last monitor point, so the final numbers describe the final weights
-      const monitor = monitorEpoch(method, monitorCache, monitorLabels);
+      const monitor = await monitorEpoch(method, monitorCache, monitorLabels);
       lastKnn = monitor.knnTop1;
       lastStd = monitor.embeddingStd;
       post({ type: 'metrics', metrics: { runId: input.runId, kind: 'epoch', step, epoch, ...monitor, time: new Date().toISOString() } });
     }
-    saveCheckpoint();
+    await saveCheckpoint();
   } finally {
     method.dispose();
   }
@@ -237,14 +241,14 @@ function stateFromCheckpoint(tensors: Record<string, TensorData>, meta: Checkpoi
  * The per-epoch health check: leave-one-out kNN (cosine, k=20, temperature-weighted votes) within the held-out
  * labeled subset, and the std of the L2-normalised embeddings (collapse drives it to 0; healthy is ≈ 1/√d).
  */
-export function monitorEpoch(
+export async function monitorEpoch(
   method: Method,
   cache: ImageCache | null,
   labels: (string | null)[],
-): { knnTop1: number | null; embeddingStd: number } {
+): Promise<{ knnTop1: number | null; embeddingStd: number }> {
   const n = Math.min(labels.length, cache?.count ?? 0);
   if (!cache || n < 2) return { knnTop1: null, embeddingStd: 0 };
-  const feats = embedAll(method, cache, n);
+  const feats = await embedAll(method, cache, n);
   const d = feats.length / n;
   normalizeRows(feats, n, d);
   let std = 0;
@@ -279,16 +283,19 @@ export function monitorEpoch(
   return { knnTop1: correct / n, embeddingStd: std };
 }
 
-/** Embeddings of the cache's first `count` images. */
-function embedAll(method: Method, cache: ImageCache, count: number): Float32Array {
+/** Embeddings of the cache's first `count` images (read back asynchronously, as webgpu in Node requires). */
+async function embedAll(method: Method, cache: ImageCache, count: number): Promise<Float32Array> {
   const chunks: Float32Array[] = [];
   const chunk = 128;
   for (let start = 0; start < count; start += chunk) {
     const idx = Array.from({ length: Math.min(chunk, count - start) }, (_, i) => start + i);
     const x = cache.batch(idx);
     const out = tf.tidy(() => method.embed(tf.tensor4d(x, [idx.length, cache.size, cache.size, 3])));
-    chunks.push(out.dataSync() as Float32Array);
-    out.dispose();
+    try {
+      chunks.push((await out.data()) as Float32Array);
+    } finally {
+      out.dispose();
+    }
   }
   const total = chunks.reduce((s, c) => s + c.length, 0);
   const all = new Float32Array(total);

@@ -64,7 +64,7 @@ export async function fakeRun(catalog: Catalog, dir: string, backbone: string, i
   const runId = store.create(`simclr-${backbone}`, datasetId, config as never);
   const model = createBackbone(backbone, { imageSize, seed, ...(patchSize ? { patchSize } : {}) });
   const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
-  for (const [name, t] of Object.entries(model.getState())) tensors[`modules/backbone.${name}`] = t;
+  for (const [name, t] of Object.entries(await model.getState())) tensors[`modules/backbone.${name}`] = t;
   model.dispose();
   // a projection head in the checkpoint, as a real run has: evaluation must ignore it
   tensors['modules/projector.0.weight'] = { shape: [2, 2], data: new Float32Array(4) };

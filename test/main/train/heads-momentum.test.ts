@@ -41,19 +41,19 @@ describe('heads', () => {
 });
 
 describe('momentum', () => {
-  it('updateMomentum is an EMA of parameters and buffers', () => {
+  it('updateMomentum is an EMA of parameters and buffers', async () => {
     const online = buildMlp(new Rng(1), byolProjector(3, { hiddenDim: 4, outDim: 2 }));
     const target = buildMlp(new Rng(2), byolProjector(3, { hiddenDim: 4, outDim: 2 }));
     tf.tidy(() => online.forward(tf.randomNormal([5, 3]), { training: true })); // moves online running stats
-    const o = online.getState();
-    const t = target.getState();
+    const o = await online.getState();
+    const t = await target.getState();
     updateMomentum(online, target, 0.9);
-    const after = target.getState();
+    const after = await target.getState();
     for (const key of Object.keys(o)) {
       after[key]!.data.forEach((v, i) => expect(v).toBeCloseTo(0.9 * t[key]!.data[i]! + 0.1 * o[key]!.data[i]!, 6));
     }
     copyWeights(online, target);
-    expect(target.getState()).toEqual(online.getState());
+    expect(await target.getState()).toEqual(await online.getState());
     expect(() => updateMomentum(online, target, 1.5)).toThrow(/momentum/);
     online.dispose();
     target.dispose();

@@ -51,13 +51,13 @@ function subState(state: ModuleState, prefix: string): ModuleState {
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 describe.each(METHOD_NAMES)('%s', (name) => {
-  it('loss decreases over 20 steps on a fixed batch, tensors stay flat, the EMA is exact', () => {
+  it('loss decreases over 20 steps on a fixed batch, tensors stay flat, the EMA is exact', async () => {
     const method = createMethod(name, CONFIGS[name]!);
     const views = fixedViews(name);
     const losses: number[] = [];
     const counts: number[] = [];
     for (let step = 0; step < 20; step++) {
-      const metrics = method.trainStep(views, step);
+      const metrics = await method.trainStep(views, step);
       expect(Object.values(metrics).every((v) => typeof v === 'number')).toBe(true);
       losses.push(metrics.loss);
       counts.push(tf.memory().numTensors);
@@ -72,9 +72,9 @@ describe.each(METHOD_NAMES)('%s', (name) => {
     expect(losses[19], trace).toBeLessThan(losses[from]!);
 
     // one more step, checked against a hand-computed EMA: target' = m·target + (1 − m)·online'
-    const before = method.modules.getState();
-    const m = method.trainStep(views, 20)['momentum'];
-    const after = method.modules.getState();
+    const before = await method.modules.getState();
+    const m = (await method.trainStep(views, 20))['momentum'];
+    const after = await method.modules.getState();
     const onlineChanged = Object.keys(subState(after, 'backbone')).some((k) =>
       after[`backbone.${k}`]!.data.some((v, i) => v !== before[`backbone.${k}`]!.data[i]),
     );
@@ -120,7 +120,7 @@ describe('MoCo v2 queue', () => {
     queue.dispose();
   });
 
-  it('a step enqueues this batch’s normalised momentum keys (k1 then k2) after the oldest', () => {
+  it('a step enqueues this batch’s normalised momentum keys (k1 then k2) after the oldest', async () => {
     const method = createMethod('mocov2', { ...CONFIGS['mocov2']!, queueSize: 20 }) as MoCoV2;
     const views = fixedViews('mocov2');
     const expected = tf.tidy(() => {
@@ -130,14 +130,14 @@ describe('MoCo v2 queue', () => {
       return l2Normalize(projector.forward(backbone.forward(tf.concat(views, 0), opts), opts));
     });
     const oldKeys = Array.from(method.queue.keys.dataSync());
-    method.trainStep(views, 0);
+    await method.trainStep(views, 0);
     const keys = Array.from(method.queue.keys.dataSync());
     const dim = 8;
     const want = Array.from(expected.dataSync());
     for (let i = 0; i < 2 * N * dim; i++) expect(keys[i]).toBeCloseTo(want[i]!, 5);
     expect(keys.slice(2 * N * dim)).toEqual(oldKeys.slice(2 * N * dim));
     expect(method.queue.ptr).toBe(12);
-    method.trainStep(views, 1); // 12 more keys wrap: rows 12..19 then 0..3
+    await method.trainStep(views, 1); // 12 more keys wrap: rows 12..19 then 0..3
     expect(method.queue.ptr).toBe(4);
     tf.dispose([expected, ...views]);
     method.dispose();
@@ -145,7 +145,7 @@ describe('MoCo v2 queue', () => {
 });
 
 describe('DINO', () => {
-  it('moves the center as a running mean of teacher outputs on the global crops; τt warms up', () => {
+  it('moves the center as a running mean of teacher outputs on the global crops; τt warms up', async () => {
     const method = createMethod('dino', { ...CONFIGS['dino']!, centerMomentum: 0.9, warmupTeacherTempSteps: 10 }) as DINO;
     const views = fixedViews('dino');
     for (let step = 0; step < 2; step++) {
@@ -156,7 +156,7 @@ describe('DINO', () => {
         return tf.mean(t, 0);
       });
       const bm = Array.from(batchMean.dataSync());
-      const metrics = method.trainStep(views, step);
+      const metrics = await method.trainStep(views, step);
       expect(metrics['teacherTemp']).toBeCloseTo(0.04 + (0.03 * step) / 10, 9);
       Array.from(method.center.dataSync()).forEach((c, k) => expect(c).toBeCloseTo(0.9 * c0[k]! + 0.1 * bm[k]!, 6));
       batchMean.dispose();
@@ -168,31 +168,49 @@ describe('DINO', () => {
 });
 
 describe('method state', () => {
-  it('getState/setState round-trips exactly and resumes with the same next loss', () => {
+  it('getState/setState round-trips exactly and resumes with the same next loss', async () => {
     const a = createMethod('mocov2', CONFIGS['mocov2']!) as MoCoV2;
     const views = fixedViews('mocov2');
-    a.trainStep(views, 0);
-    a.trainStep(views, 1);
-    const state = a.getState();
+    await a.trainStep(views, 0);
+    await a.trainStep(views, 1);
+    const state = await a.getState();
     const b = createMethod('mocov2', { ...CONFIGS['mocov2']!, seed: 99 }) as MoCoV2;
     b.setState(state);
-    expect(b.getState()).toEqual(state);
+    expect(await b.getState()).toEqual(state);
     expect(b.queue.ptr).toBe(a.queue.ptr);
-    expect(b.trainStep(views, 2).loss).toBe(a.trainStep(views, 2).loss);
-    expect(b.getState()).toEqual(a.getState());
+    expect((await b.trainStep(views, 2)).loss).toBe((await a.trainStep(views, 2)).loss);
+    expect(await b.getState()).toEqual(await a.getState());
     tf.dispose(views);
     a.dispose();
     b.dispose();
   });
 
-  it('rejects bad views and unknown methods clearly', () => {
+  it('rejects bad views and unknown methods clearly', async () => {
     const m = createMethod('simclr', CONFIGS['simclr']!);
     const [v1, v2] = fixedViews('simclr') as [tf.Tensor4D, tf.Tensor4D];
-    expect(() => m.trainStep([v1], 0)).toThrow(/takes 2 views, got 1/);
+    await expect(m.trainStep([v1], 0)).rejects.toThrow(/takes 2 views, got 1/);
     const short = tf.slice(v2, [0, 0, 0, 0], [2, 8, 8, 3]) as tf.Tensor4D;
-    expect(() => m.trainStep([v1, short], 0)).toThrow(/one N/);
+    await expect(m.trainStep([v1, short], 0)).rejects.toThrow(/one N/);
     expect(() => createMethod('swav', CONFIGS['simclr']!)).toThrow(/unknown method "swav"/);
     tf.dispose([v1, v2, short]);
+    m.dispose();
+  });
+
+  it('a non-finite loss rejects the step and leaves weights, optimizer and tensor count unchanged', async () => {
+    const m = createMethod('simclr', CONFIGS['simclr']!);
+    const [v1, v2] = fixedViews('simclr') as [tf.Tensor4D, tf.Tensor4D];
+    await m.trainStep([v1, v2], 0);
+    const bad = tf.tidy(() => tf.mul(v2, NaN)) as tf.Tensor4D;
+    const before = await m.getState();
+    const count = tf.memory().numTensors;
+    await expect(m.trainStep([v1, bad], 1)).rejects.toThrow(/loss is NaN at step 1; weights left unchanged/);
+    expect(tf.memory().numTensors).toBe(count);
+    // parameters and optimizer slots; BatchNorm's running statistics are updated by the forward pass itself
+    const learned = (s: ModuleState): ModuleState => Object.fromEntries(Object.entries(s).filter(([k]) => !k.includes('running_')));
+    const after = await m.getState();
+    expect(learned(after.modules)).toEqual(learned(before.modules));
+    expect(after.optimizer).toEqual(before.optimizer);
+    tf.dispose([v1, v2, bad]);
     m.dispose();
   });
 
@@ -205,30 +223,30 @@ describe('method state', () => {
 });
 
 describe('gradient rules', () => {
-  it('DINO leaves head.last_layer untouched while frozen, then trains it', () => {
+  it('DINO leaves head.last_layer untouched while frozen, then trains it', async () => {
     const method = createMethod('dino', { ...CONFIGS['dino']!, freezeLastLayerSteps: 2 });
     const views = fixedViews('dino');
-    const last = (): number[] => Array.from(method.member('head').getState()['last_layer.weight_v']!.data);
-    const mlp = (): number[] => Array.from(method.member('head').getState()['mlp.0.weight']!.data);
-    const [last0, mlp0] = [last(), mlp()];
-    method.trainStep(views, 0);
-    method.trainStep(views, 1);
-    expect(last()).toEqual(last0);
-    expect(mlp()).not.toEqual(mlp0);
-    method.trainStep(views, 2);
-    expect(last()).not.toEqual(last0);
+    const last = async (): Promise<number[]> => Array.from((await method.member('head').getState())['last_layer.weight_v']!.data);
+    const mlp = async (): Promise<number[]> => Array.from((await method.member('head').getState())['mlp.0.weight']!.data);
+    const [last0, mlp0] = [await last(), await mlp()];
+    await method.trainStep(views, 0);
+    await method.trainStep(views, 1);
+    expect(await last()).toEqual(last0);
+    expect(await mlp()).not.toEqual(mlp0);
+    await method.trainStep(views, 2);
+    expect(await last()).not.toEqual(last0);
     tf.dispose(views);
     method.dispose();
   });
 
-  it('clipGrad bounds each parameter’s step (plain SGD: ‖Δp‖ ≤ lr·clip)', () => {
+  it('clipGrad bounds each parameter’s step (plain SGD: ‖Δp‖ ≤ lr·clip)', async () => {
     const lr = 0.5;
     const clip = 1e-3;
     const method = createMethod('simclr', { ...CONFIGS['simclr']!, optimizer: 'sgd', sgdMomentum: 0, weightDecay: 0, lr, clipGrad: clip });
     const views = fixedViews('simclr');
-    const before = method.modules.getState();
-    method.trainStep(views, 0);
-    const after = method.modules.getState();
+    const before = await method.modules.getState();
+    await method.trainStep(views, 0);
+    const after = await method.modules.getState();
     let largest = 0;
     for (const [name, { data }] of Object.entries(after)) {
       if (name.includes('running_')) continue;

@@ -105,9 +105,9 @@ describe('backbones', () => {
     }
   });
 
-  it('the same seed builds the same network', () => {
-    const a = createBackbone('small', { imageSize: 32, seed: 42 }).getState();
-    const b = createBackbone('small', { imageSize: 32, seed: 42 }).getState();
+  it('the same seed builds the same network', async () => {
+    const a = await createBackbone('small', { imageSize: 32, seed: 42 }).getState();
+    const b = await createBackbone('small', { imageSize: 32, seed: 42 }).getState();
     expect(b['layer3.0.conv1.weight']).toEqual(a['layer3.0.conv1.weight']);
   });
 });

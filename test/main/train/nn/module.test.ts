@@ -34,14 +34,14 @@ describe('Module', () => {
     for (const m of [a, b, c]) m.dispose();
   });
 
-  it('round-trips getState/setState exactly and rejects mismatched states', () => {
+  it('round-trips getState/setState exactly and rejects mismatched states', async () => {
     const rng = new Rng(3);
     const src = new Sequential([new Conv2d(rng, 3, 4, 3, { padding: 1 }), new BatchNorm(4)]);
     const dst = new Sequential([new Conv2d(new Rng(99), 3, 4, 3, { padding: 1 }), new BatchNorm(4)]);
     tf.tidy(() => src.forward(tf.randomNormal([2, 5, 5, 3], 0, 1, 'float32', 1), { training: true }));
-    const state = src.getState();
+    const state = await src.getState();
     dst.setState(state);
-    expect(dst.getState()).toEqual(state);
+    expect(await dst.getState()).toEqual(state);
     expect(arr((dst.namedBuffers()[0]![1]))).toEqual(arr(src.namedBuffers()[0]![1]));
     const copy = { ...state, '0.weight': { shape: [1, 1, 3, 4], data: new Float32Array(12) } };
     expect(() => dst.setState(copy)).toThrow(/shape/);
@@ -52,9 +52,9 @@ describe('Module', () => {
     dst.dispose();
   });
 
-  it('getState copies, so later training does not change a snapshot', () => {
+  it('getState copies, so later training does not change a snapshot', async () => {
     const lin = new Linear(new Rng(1), 2, 2);
-    const before = lin.getState();
+    const before = await lin.getState();
     const saved = Array.from(before['weight']!.data);
     tf.tidy(() => lin.weight.assign(tf.add(lin.weight, 1)));
     expect(Array.from(before['weight']!.data)).toEqual(saved);
@@ -98,7 +98,7 @@ describe('layers', () => {
     conv.dispose();
   });
 
-  it('BatchNorm normalises with batch stats in training, updates running stats PyTorch-style, uses them in eval', () => {
+  it('BatchNorm normalises with batch stats in training, updates running stats PyTorch-style, uses them in eval', async () => {
     const bn = new BatchNorm(2, { momentum: 0.1 });
     const xs = [1, 10, 3, 20, 5, 30, 7, 40];
     const x = tf.tensor2d(xs, [4, 2]);
@@ -109,9 +109,9 @@ describe('layers', () => {
     expect(arr(y)[0]).toBeCloseTo((1 - mean0) / Math.sqrt(varBiased0 + 1e-5), 4);
     expect(arr(bn.runningMean)[0]).toBeCloseTo(0.1 * mean0, 5);
     expect(arr(bn.runningVar)[0]).toBeCloseTo(0.9 + 0.1 * ((varBiased0 * 4) / 3), 5);
-    const frozen = bn.getState();
+    const frozen = await bn.getState();
     const y2 = bn.forward(x, { training: true, updateStats: false });
-    expect(bn.getState()).toEqual(frozen);
+    expect(await bn.getState()).toEqual(frozen);
     const e = bn.forward(x, { training: false });
     expect(arr(e)[0]).toBeCloseTo((1 - arr(bn.runningMean)[0]!) / Math.sqrt(arr(bn.runningVar)[0]! + 1e-5), 4);
     tf.dispose([x, y, y2, e]);

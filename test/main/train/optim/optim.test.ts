@@ -63,7 +63,7 @@ describe('optimizers', () => {
   });
 
   for (const name of ['sgd', 'lars', 'adamw'] as const) {
-    it(`${name} matches a naive reference over 3 steps, leaks nothing and restores its state`, () => {
+    it(`${name} matches a naive reference over 3 steps, leaks nothing and restores its state`, async () => {
       const w = tf.variable(tf.tensor2d(W0, [2, 2]));
       const b = tf.variable(tf.tensor1d(B0));
       const lr = 0.1;
@@ -80,11 +80,11 @@ describe('optimizers', () => {
       const want = naive(name, lr, wd);
       Array.from(w.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(want.w[i]!, 5));
       Array.from(b.dataSync()).forEach((v, i) => expect(v).toBeCloseTo(want.b[i]!, 5));
-      const state = opt.getState();
+      const state = await opt.getState();
       expect(state.step).toBe(3);
       const other = createOptimizer(name, [['fc.weight', w], ['fc.bias', b]], { weightDecay: wd });
       other.setState(state);
-      expect(other.getState()).toEqual(state);
+      expect(await other.getState()).toEqual(state);
       expect(() => opt.step({}, Number.NaN)).toThrow(/learning rate/);
       opt.dispose();
       other.dispose();
