@@ -1,5 +1,6 @@
 import type { Dataset } from '../../../../shared/contract/index.js';
 import { api, errorText } from '../../lib/api.js';
+import { coalescedLoad } from '../../lib/coalesced-load.js';
 
 /** The catalog's datasets and which one the user is looking at. */
 export class DatasetsStore {
@@ -10,32 +11,21 @@ export class DatasetsStore {
   readonly selected = $derived(this.datasets.find((d) => d.id === this.selectedId) ?? null);
   /** Selected as soon as it shows up, e.g. the dataset an import just created. */
   private pendingName: string | null = null;
-  private loading: Promise<void> | null = null;
-  private again = false;
 
   /** Reloads the list; overlapping calls collapse into one extra reload so the last answer wins. */
-  load(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = (async () => {
-      do {
-        this.again = false;
-        try {
-          this.datasets = await api.call('datasets.list', {});
-          this.error = null;
-        } catch (err) {
-          this.error = errorText(err);
-        }
-      } while (this.again);
+  readonly load = coalescedLoad({
+    fetch: async () => {
+      this.datasets = await api.call('datasets.list', {});
+      this.error = null;
+    },
+    onError: (err) => {
+      this.error = errorText(err);
+    },
+    after: () => {
       this.loaded = true;
       this.reconcileSelection();
-    })().finally(() => {
-      this.loading = null;
-    });
-    return this.loading;
-  }
+    },
+  });
 
   /** Removes a dataset's catalog rows (never files on disk) once the user confirmed. */
   async remove(id: number): Promise<void> {

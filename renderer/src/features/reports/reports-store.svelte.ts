@@ -1,6 +1,7 @@
 import type { EvalInput, ReportSummary } from '../../../../shared/contract/evaluate.js';
 import type { Dataset, JobProgress, Run } from '../../../../shared/contract/index.js';
 import { api, errorText } from '../../lib/api.js';
+import { coalescedLoad } from '../../lib/coalesced-load.js';
 
 export type ReportsView = { kind: 'new' } | { kind: 'report'; reportId: number } | { kind: 'compare'; reportIds: number[] };
 
@@ -22,36 +23,28 @@ export class ReportsStore {
   cancelling = $state.raw<string[]>([]);
   starting = $state(false);
   startError = $state<string | null>(null);
-  private loading: Promise<void> | null = null;
-  private again = false;
   private chosen = false;
   private readonly dismissed = new Set<string>();
 
   readonly runningJobs = $derived(this.jobs.filter((j) => j.state === 'running'));
 
   /** Reloads reports, runs and datasets; overlapping calls collapse into one extra reload so the last answer wins. */
-  load(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = (async () => {
-      do {
-        this.again = false;
-        try {
-          const [reports, datasets, runs] = await Promise.all([
-            api.call('reports.list', {}),
-            api.call('datasets.list', {}),
-            api.call('runs.list', {}),
-          ]);
-          this.reports = reports;
-          this.datasets = datasets;
-          this.runs = runs;
-          this.error = null;
-        } catch (err) {
-          this.error = errorText(err);
-        }
-      } while (this.again);
+  readonly load = coalescedLoad({
+    fetch: async () => {
+      const [reports, datasets, runs] = await Promise.all([
+        api.call('reports.list', {}),
+        api.call('datasets.list', {}),
+        api.call('runs.list', {}),
+      ]);
+      this.reports = reports;
+      this.datasets = datasets;
+      this.runs = runs;
+      this.error = null;
+    },
+    onError: (err) => {
+      this.error = errorText(err);
+    },
+    after: () => {
       this.loaded = true;
       const ids = new Set(this.reports.map((r) => r.id));
       this.ticked = this.ticked.filter((id) => ids.has(id));
@@ -61,11 +54,8 @@ export class ReportsStore {
       if (v.kind === 'report' && !ids.has(v.reportId)) this.view = { kind: 'new' };
       if (v.kind === 'compare' && v.reportIds.some((id) => !ids.has(id))) this.view = { kind: 'new' };
       this.chosen = true;
-    })().finally(() => {
-      this.loading = null;
-    });
-    return this.loading;
-  }
+    },
+  });
 
   show(view: ReportsView): void {
     this.view = view;

@@ -1,5 +1,6 @@
 import type { Dataset, EventPayload, Run, RunConfigInput, RunMetrics } from '../../../../shared/contract/index.js';
 import { api, errorText } from '../../lib/api.js';
+import { coalescedLoad } from '../../lib/coalesced-load.js';
 import { defaultFields, type RunFormFields } from './run-form.js';
 
 export type RunsView = { kind: 'new' } | { kind: 'run'; runId: number };
@@ -15,38 +16,27 @@ export class RunsStore {
   startError = $state<string | null>(null);
   /** the new-run form's fields; kept here so a second run starts from the first one's settings */
   formFields = $state<RunFormFields>(defaultFields());
-  private loading: Promise<void> | null = null;
-  private again = false;
   private chosen = false;
 
   /** Reloads runs and datasets; overlapping calls collapse into one extra reload so the last answer wins. */
-  load(): Promise<void> {
-    if (this.loading) {
-      this.again = true;
-      return this.loading;
-    }
-    this.loading = (async () => {
-      do {
-        this.again = false;
-        try {
-          const [runs, datasets] = await Promise.all([api.call('runs.list', {}), api.call('datasets.list', {})]);
-          this.runs = runs;
-          this.datasets = datasets;
-          this.error = null;
-        } catch (err) {
-          this.error = errorText(err);
-        }
-      } while (this.again);
+  readonly load = coalescedLoad({
+    fetch: async () => {
+      const [runs, datasets] = await Promise.all([api.call('runs.list', {}), api.call('datasets.list', {})]);
+      this.runs = runs;
+      this.datasets = datasets;
+      this.error = null;
+    },
+    onError: (err) => {
+      this.error = errorText(err);
+    },
+    after: () => {
       this.loaded = true;
       // The first visit opens the newest run; with none yet, the form.
       if (!this.chosen && this.runs.length > 0) this.show({ kind: 'run', runId: this.runs[0]!.id });
       if (this.view.kind === 'run' && !this.runs.some((r) => this.view.kind === 'run' && r.id === this.view.runId)) this.view = { kind: 'new' };
       this.chosen = true;
-    })().finally(() => {
-      this.loading = null;
-    });
-    return this.loading;
-  }
+    },
+  });
 
   show(view: RunsView): void {
     this.view = view;
