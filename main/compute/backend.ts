@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { isMainThread } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmConv2DBackpropFilter } from './wasm-conv-grad.js';
 
@@ -101,6 +102,16 @@ export async function initBackend(options: InitBackendOptions = {}): Promise<Bac
   throw new BackendUnavailableError(`no tfjs backend could train here: ${tried.map((t) => `${t.name}: ${t.reason}`).join('; ')}`, tried);
 }
 
+/**
+ * Sets, on the main thread, the process environment a backend needs before a worker thread initialises it. Dawn's
+ * OpenGL ES path (webgpu-gl) reads EGL_PLATFORM with getenv(); a worker's process.env is a private copy that never
+ * reaches getenv, so setting it inside the worker (as activateWebgpu does) has no effect there. Only for an
+ * explicit webgpu-gl: 'auto' takes wasm first, and the variable would also reach child processes started later.
+ */
+export function prepareWorkerEnvironment(prefer: BackendPreference): void {
+  if (prefer === 'webgpu-gl' && isMainThread) process.env.EGL_PLATFORM ??= 'surfaceless';
+}
+
 async function activate(name: BackendName): Promise<Prepared> {
   switch (name) {
     case 'cpu':
@@ -193,7 +204,7 @@ async function activateWebgpu(flavour: 'webgpu' | 'webgpu-gl'): Promise<Prepared
   if (!adapter) {
     throw new Error(
       flavour === 'webgpu-gl'
-        ? 'Dawn found no OpenGL ES adapter (needs EGL_PLATFORM=surfaceless and Debian libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri)'
+        ? `Dawn found no OpenGL ES adapter (needs EGL_PLATFORM=surfaceless${isMainThread ? '' : ' in the process environment before the worker thread starts,'} and Debian libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri)`
         : 'Dawn found no hardware GPU adapter (no Vulkan/Metal/D3D12 device)',
     );
   }

@@ -7,6 +7,7 @@ import { RunConfig as RunConfigSchema } from '../../../shared/contract/train.js'
 import type { DatasetImage } from '../../catalog/catalog.js';
 import { CurioError, conflict, invalid, notFound } from '../../common/errors.js';
 import { mulberry32, shuffleInPlace } from '../../common/random.js';
+import { prepareWorkerEnvironment } from '../../compute/backend.js';
 import { spawnModuleWorker } from '../../evaluate/workers.js';
 import type { Services } from '../../services.js';
 import { CHECKPOINT_FILE, type ControlMessage, type RunImage, type RunSummary, type SessionInput, type WorkerMessage } from './protocol.js';
@@ -114,6 +115,7 @@ export class RunManager {
     const runDir = this.runDir(runId);
     fs.mkdirSync(runDir, { recursive: true });
     const input: SessionInput = { runId, config, images: train, monitor, runDir, resumeFrom };
+    prepareWorkerEnvironment(config.backend);
     const worker = spawnModuleWorker(new URL('./worker.js', import.meta.url), input);
     const setStatus = (status: Run['status'], error: string | null = null, line?: string) => {
       this.store.setStatus(runId, status, error);

@@ -11,6 +11,7 @@ import { initBackend } from '../../../../main/compute/index.js';
 import { readCheckpoint } from '../../../../main/train/runs/checkpoint.js';
 import type { CheckpointMeta, SessionInput, WorkerMessage } from '../../../../main/train/runs/protocol.js';
 import { runSession, type SessionControl } from '../../../../main/train/runs/session.js';
+import { lastJson, runCurio } from '../../cli/run-cli.js';
 import { makeTempDir, removeDir, writeJpeg } from '../../ingest/fixtures.js';
 
 const control: SessionControl = { stopRequested: false, pauseRequested: false, waitForResume: async () => {} };
@@ -75,5 +76,24 @@ describe('training session on webgpu-gl', () => {
     expect(names.some((n) => n.startsWith('modules/backbone.'))).toBe(true);
     expect(names.some((n) => n.startsWith('optimizer/'))).toBe(true);
     for (const [name, t] of Object.entries(ckpt.tensors)) expect(t.data.every(Number.isFinite), name).toBe(true);
+  }, 300_000);
+
+  it('curio train --backend webgpu-gl --json trains in its worker thread without EGL_PLATFORM set by the caller', async (ctx) => {
+    if (unavailable) ctx.skip(`webgpu-gl cannot start here (${unavailable}); needs Debian libegl1 libegl-mesa0 libgles2 libgl1-mesa-dri`);
+    // A worker's process.env never reaches getenv(), so the runner must set EGL_PLATFORM on the main thread; drop
+    // the value this test process may have set for itself, so the CLI gets no help.
+    const env = { EGL_PLATFORM: undefined };
+    const db = path.join(dir, 'cli.sqlite');
+    const imported = await runCurio(['import', path.join(dir, 'images'), '--dataset', 'noise', '--db', db, '--json'], env);
+    expect(imported.code, imported.stderr).toBe(0);
+    const r = await runCurio(
+      ['train', '--dataset', 'noise', '--method', 'simclr', '--backbone', 'small', '--image-size', '8', '--batch', '4', '--epochs', '1', '--backend', 'webgpu-gl', '--db', db, '--json'],
+      env,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const result = lastJson(r);
+    expect(result).toMatchObject({ status: 'done', backend: 'webgpu-gl', steps: 3, epochs: 1 });
+    expect(Number.isFinite(result['loss'])).toBe(true);
+    expect(readCheckpoint<CheckpointMeta>(result['checkpoint'] as string).meta.step).toBe(3);
   }, 300_000);
 });
