@@ -3,7 +3,7 @@ import type { Catalog, DatasetImage } from '../catalog/catalog.js';
 import { conflict, invalid } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
 import { embedImages } from './embeddings.js';
-import { hammingPairs, parseHash64, popcount32, type Hash64 } from './hamming-index.js';
+import { hammingPairs, hashInformation, MIN_HASH_INFORMATION, parseHash64, popcount32, type Hash64 } from './hamming-index.js';
 import { knnEdges, knnGraph } from './knn.js';
 import { pickKeeper, UnionFind } from './union-find.js';
 import { verifyEdges } from './verify.js';
@@ -55,20 +55,43 @@ export async function runDedup(catalog: Catalog, options: DedupOptions, ctx: Job
   }
 
   const hashes: (Hash64 | null)[] = images.map((img) => (img.phash ? safeHash(img.phash) : null));
+  const verified = new Set<string>();
   if (use('phash')) {
     ctx.setPhase('phash', n);
     const present = hashes.flatMap((h, i) => (h ? [i] : []));
     const pairs = hammingPairs(present.map((i) => hashes[i]!), opts.phashDistance);
-    for (const p of pairs) uf.union(present[p.i]!, present[p.j]!);
-    edges.phash = pairs.length;
+    // A match between low-information hashes (mostly flat images) happens by chance; the pixel check decides it.
+    const weak: { i: number; j: number; similarity: number }[] = [];
+    let strong = 0;
+    for (const p of pairs) {
+      const i = present[p.i]!;
+      const j = present[p.j]!;
+      if (Math.min(hashInformation(hashes[i]!), hashInformation(hashes[j]!)) >= MIN_HASH_INFORMATION) {
+        uf.union(i, j);
+        strong++;
+      } else weak.push({ i, j, similarity: 1 - p.distance / 64 });
+    }
     ctx.progress(n);
+    let confirmed = 0;
+    if (weak.length > 0) {
+      const { kept } = await verifyEdges(
+        images.map((img) => img.path),
+        weak,
+        ctx,
+      );
+      for (const e of kept) {
+        uf.union(e.i, e.j);
+        verified.add(edgeKey(e.i, e.j));
+      }
+      confirmed = kept.length;
+    }
+    edges.phash = strong + confirmed;
   }
   ctx.throwIfCancelled();
 
   let vectors: Float32Array | null = null;
   let dim = 0;
   let embeddingFailures = 0;
-  const verified = new Set<string>();
   if (use('embedding') && n > 1) {
     const emb = await embedImages(catalog, images, ctx);
     vectors = emb.vectors;
@@ -181,7 +204,7 @@ function evidence(
   const match =
     sameBytes && use('exact')
       ? 'exact'
-      : distance !== null && distance <= opts.phashDistance && use('phash')
+      : distance !== null && distance <= opts.phashDistance && use('phash') && (Math.min(hashInformation(ha!), hashInformation(hb!)) >= MIN_HASH_INFORMATION || verified.has(edgeKey(keeper, i)))
         ? 'phash'
         : verified.has(edgeKey(keeper, i))
           ? 'embedding'

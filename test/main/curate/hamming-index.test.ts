@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hammingPairs, parseHash64, popcount32, type Hash64 } from '../../../main/curate/hamming-index.js';
+import { hammingPairs, hashInformation, parseHash64, popcount32, type Hash64 } from '../../../main/curate/hamming-index.js';
 import { hammingDistance } from '../../../main/ingest/phash.js';
 import { mulberry32 } from '../../../main/common/random.js';
 
@@ -77,5 +77,23 @@ describe('multi-index Hamming search', () => {
     expect(() => hammingPairs([], -1)).toThrow(RangeError);
     expect(() => hammingPairs([], 33)).toThrow(/0\.\.32/);
     expect(() => hammingPairs([], 1.5)).toThrow(RangeError);
+  });
+});
+
+describe('hashInformation', () => {
+  it('counts the minority bits, as reading the binary digits one by one does', () => {
+    const rand = mulberry32(11);
+    for (let t = 0; t < 500; t++) {
+      // Skewed bits, so that few-set and few-unset hashes both occur.
+      const p = rand();
+      let bits = '';
+      for (let b = 0; b < 64; b++) bits += rand() < p ? '1' : '0';
+      const h = { hi: parseInt(bits.slice(0, 32), 2) >>> 0, lo: parseInt(bits.slice(32), 2) >>> 0 };
+      const ones = [...bits].filter((c) => c === '1').length;
+      expect(hashInformation(h)).toBe(Math.min(ones, 64 - ones));
+    }
+    expect(hashInformation(parseHash64('0000000000000000'))).toBe(0);
+    expect(hashInformation(parseHash64('ffffffffffffffff'))).toBe(0);
+    expect(hashInformation(parseHash64('00000000ffffffff'))).toBe(32);
   });
 });
