@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventBus } from '../../../main/common/event-bus.js';
 import { JobManager } from '../../../main/common/jobs.js';
 import { mulberry32 } from '../../../main/common/random.js';
-import { gradientAgreement, loadThumb, THUMB, Target, verifyEdges, verifyPair, VerifyGrid, VERIFY_THRESHOLD } from '../../../main/curate/verify.js';
+import { foregroundCorrelation, FOREGROUND_TOLERANCE, gradientAgreement, loadThumb, loadThumbs, THUMB, Target, verifyEdges, verifyPair, VerifyGrid, VERIFY_THRESHOLD } from '../../../main/curate/verify.js';
 
 /** A random "photo": overlapping soft ellipses of random colours over a gradient, seeded. */
 async function scene(seed: number, size = 96): Promise<Buffer> {
@@ -45,6 +45,66 @@ function naiveAgreement(p: Float32Array, q: Float32Array, drop: number): number 
   const c = kept.reduce((a, s) => a + s.c, 0);
   return c / Math.sqrt(kept.reduce((a, s) => a + s.ep, 0) * kept.reduce((a, s) => a + s.eq, 0));
 }
+
+/** Pearson correlation over the pixels either image has away from its own most common grey (64 bins), the slow way. */
+function naiveForeground(p: Float32Array, q: Float32Array): number {
+  const mode = (img: Float32Array) => {
+    const counts = new Map<number, number>();
+    for (const v of img) counts.set(Math.min(63, Math.floor(v * 64)), (counts.get(Math.min(63, Math.floor(v * 64))) ?? 0) + 1);
+    const best = [...counts.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]![0];
+    return (best + 0.5) / 64;
+  };
+  const bp = mode(p);
+  const bq = mode(q);
+  const idx = [...p.keys()].filter((i) => Math.abs(p[i]! - bp) > FOREGROUND_TOLERANCE || Math.abs(q[i]! - bq) > FOREGROUND_TOLERANCE);
+  const mean = (img: Float32Array) => idx.reduce((a, i) => a + img[i]!, 0) / idx.length;
+  const mp = mean(p);
+  const mq = mean(q);
+  const c = idx.reduce((a, i) => a + (p[i]! - mp) * (q[i]! - mq), 0);
+  const vp = idx.reduce((a, i) => a + (p[i]! - mp) ** 2, 0);
+  const vq = idx.reduce((a, i) => a + (q[i]! - mq) ** 2, 0);
+  return c / Math.sqrt(vp * vq);
+}
+
+/** A white stroke on black, 28×28 like an MNIST digit. */
+function stroke(d: string): Promise<Buffer> {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="28" height="28"><rect width="28" height="28" fill="black"/><path d="${d}" stroke="white" stroke-width="2.5" fill="none" stroke-linecap="round"/></svg>`;
+  return sharp(Buffer.from(svg)).greyscale().png().toBuffer();
+}
+
+describe('pixel verification of flat images', () => {
+  const grid = new VerifyGrid();
+  const prepFlat = async (b: Buffer) => {
+    const { trimmed, frame } = await loadThumbs(b);
+    return grid.searchable(new Target(trimmed, frame));
+  };
+
+  it('foregroundCorrelation matches the naive computation', () => {
+    const rand = mulberry32(3);
+    for (let trial = 0; trial < 6; trial++) {
+      // Mostly background with a few bright strokes, as a drawing is.
+      const p = Float32Array.from({ length: THUMB * THUMB }, () => (rand() < 0.2 ? 0.3 + 0.7 * rand() : 0.01));
+      const q = Float32Array.from(p, (v) => (rand() < 0.1 ? rand() : v));
+      expect(foregroundCorrelation(p, q)).toBeCloseTo(naiveForeground(p, q), 5);
+    }
+  });
+
+  it('confirms a re-encoded copy of a drawing but not a different drawing of the same shape', async () => {
+    const one = await stroke('M14 4 L14 24');
+    const copy = await sharp(one).resize(34, 34).jpeg({ quality: 70 }).toBuffer();
+    const slanted = await stroke('M17 4 L11 24');
+    const curved = await stroke('M14 4 Q10 14 14 24');
+    const a = await prepFlat(one);
+    expect(a.target.flat).toBe(true);
+    expect(verifyPair(a, await prepFlat(copy))).toBeGreaterThanOrEqual(VERIFY_THRESHOLD);
+    expect(verifyPair(a, await prepFlat(slanted))).toBeLessThan(VERIFY_THRESHOLD);
+    expect(verifyPair(a, await prepFlat(curved))).toBeLessThan(VERIFY_THRESHOLD);
+  });
+
+  it('leaves photos on the ordinary check', async () => {
+    expect((await prepFlat(await scene(1))).target.flat).toBe(false);
+  });
+});
 
 describe('pixel verification', () => {
   const grid = new VerifyGrid();
