@@ -37,8 +37,12 @@ export async function attentionMaps(catalog: Catalog, runs: RunStore, runId: num
     );
     const att = tf.tidy(() => backbone.attention(tf.tensor4d(x, [n, size, size, 3])));
     const [, heads, patches] = att.shape;
-    const values = att.dataSync() as Float32Array;
-    att.dispose();
+    let values: Float32Array;
+    try {
+      values = (await att.data()) as Float32Array; // async: webgpu in Node has no synchronous readback
+    } finally {
+      att.dispose();
+    }
     const grid = Math.round(Math.sqrt(patches));
     const images = await Promise.all(
       picked.map(async (img, i) => {

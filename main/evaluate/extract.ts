@@ -310,7 +310,8 @@ async function encodeImages(options: ExtractOptions): Promise<FeatureMatrix> {
       const count = x.length / (size * size * 3);
       const y = tf.tidy(() => backbone.forward(tf.tensor4d(x, [count, size, size, 3]), { training: false }));
       try {
-        data.set(y.dataSync() as Float32Array, start * dim);
+        // async readback: the webgpu backend has no synchronous one in Node
+        data.set((await y.data()) as Float32Array, start * dim);
       } finally {
         y.dispose();
       }
