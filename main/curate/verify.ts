@@ -331,19 +331,12 @@ function flatScore(outer: Searchable, inner: Target): number {
 /** The best foreground correlation of `inner` with the best coarse boxes of `outer`, each refined by ±1 pixel. */
 function alignedForeground(outer: Searchable, views: Float32Array, outerImg: Float32Array, innerWhole: Float32Array, innerImg: Float32Array): number {
   const { boxes: list, options } = outer.grid;
-  const cells = COARSE * COARSE;
   const keep = Math.max(1, options.keep);
-  const ranked: { s: number; k: number }[] = [];
-  for (let k = 0; k < list.length; k++) {
-    let s = 0;
-    const o = k * cells;
-    for (let d = 0; d < cells; d++) s += views[o + d]! * innerWhole[d]!;
-    ranked.push({ s, k });
-  }
-  ranked.sort((a, b) => b.s - a.s || a.k - b.k);
+  const top = topBoxes(views, innerWhole, list.length, keep);
   const crop = new Float32Array(THUMB * THUMB);
   let best = -1;
-  for (const { k } of ranked.slice(0, keep)) {
+  for (const k of top) {
+    if (k < 0) continue;
     const box = list[k]!;
     for (let dy = -1; dy <= 1; dy++) {
       for (let dx = -1; dx <= 1; dx++) {
@@ -353,6 +346,28 @@ function alignedForeground(outer: Searchable, views: Float32Array, outerImg: Flo
     }
   }
   return best;
+}
+
+/** Indices of the `keep` boxes whose coarse views correlate best with `whole` (-1 where there are fewer boxes). */
+function topBoxes(views: Float32Array, whole: Float32Array, count: number, keep: number): Int32Array {
+  const cells = COARSE * COARSE;
+  const bestSim = new Float64Array(keep).fill(-Infinity);
+  const bestBox = new Int32Array(keep).fill(-1);
+  for (let k = 0; k < count; k++) {
+    let s = 0;
+    const o = k * cells;
+    for (let d = 0; d < cells; d++) s += views[o + d]! * whole[d]!;
+    if (s <= bestSim[keep - 1]!) continue;
+    let p = keep - 1;
+    while (p > 0 && bestSim[p - 1]! < s) {
+      bestSim[p] = bestSim[p - 1]!;
+      bestBox[p] = bestBox[p - 1]!;
+      p--;
+    }
+    bestSim[p] = s;
+    bestBox[p] = k;
+  }
+  return bestBox;
 }
 
 /**
