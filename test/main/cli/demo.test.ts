@@ -26,6 +26,7 @@ describe('curio demo', () => {
     expect(out.import.failed).toBe(0);
     // the planted copies are found; the removal count and its reasons add up
     expect(out.dedup.removed).toBeGreaterThanOrEqual(10);
+    expect(out.dedup.removed).toBeLessThanOrEqual(12);
     expect(Object.values(out.dedup.reasons).reduce((a, b) => a + b, 0)).toBe(out.dedup.removed);
     expect(out.dedup.curated?.imageCount).toBe(110 - out.dedup.removed);
     expect(out.training?.steps).toBeGreaterThanOrEqual(1);
