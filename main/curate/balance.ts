@@ -11,7 +11,8 @@ import { conflict, invalid } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
 import { nearestNeighbours } from './cross-knn.js';
 import { embedImages } from './embeddings.js';
-import { defaultClusterCount, kmeans, seededRandom } from './kmeans.js';
+import { mulberry32 } from '../common/random.js';
+import { defaultClusterCount, kmeans } from './kmeans.js';
 import { parseCurateOptions } from './options.js';
 
 export function parseBalanceOptions(input: unknown): BalanceOptions {
@@ -35,7 +36,7 @@ export function capClusters(
 ): number[] {
   const members: number[][] = Array.from({ length: k }, () => []);
   for (let i = 0; i < assignments.length; i++) members[assignments[i]!]!.push(i);
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const kept: number[] = [];
   for (const list of members) {
     if (list.length <= cap) {

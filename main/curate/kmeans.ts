@@ -1,16 +1,5 @@
 import { CancelledError, CurioError } from '../common/errors.js';
-
-/** mulberry32: a small seeded PRNG, so that a seed reproduces a clustering exactly. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../common/random.js';
 
 export interface KmeansOptions {
   k: number;
@@ -61,7 +50,7 @@ export function kmeans(data: Float32Array, dim: number, opts: KmeansOptions): Km
   const k = opts.k;
   if (!Number.isInteger(k) || k < 1) throw new CurioError('invalid-input', `the number of clusters must be a positive integer, got ${k}`);
   if (k > n) throw new CurioError('invalid-input', `${k} clusters asked for ${n} vectors; use at most ${n}`);
-  const random = seededRandom(opts.seed ?? 0);
+  const random = mulberry32(opts.seed ?? 0);
   const maxIterations = opts.maxIterations ?? 25;
   const trainSample = Math.max(k, opts.trainSample ?? 256 * k);
   if (n > trainSample) return trainOnSample(data, dim, n, trainSample, random, opts);

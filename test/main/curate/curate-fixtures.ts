@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { seededRandom } from '../../../main/curate/kmeans.js';
+import { mulberry32 } from '../../../main/common/random.js';
 
 /** A distinct 64×64 picture per seed: a two-colour gradient with a few random shapes. */
 export async function picture(seed: number): Promise<Buffer> {
-  const r = seededRandom(seed * 7919 + 1);
+  const r = mulberry32(seed * 7919 + 1);
   const c = () => `rgb(${Math.floor(r() * 256)},${Math.floor(r() * 256)},${Math.floor(r() * 256)})`;
   const shapes = Array.from({ length: 5 }, () =>
     r() < 0.5

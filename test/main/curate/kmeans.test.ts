@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { capClusters } from '../../../main/curate/balance.js';
 import { crossKnn, nearestNeighbours } from '../../../main/curate/cross-knn.js';
-import { defaultClusterCount, kmeans, seededRandom } from '../../../main/curate/kmeans.js';
+import { mulberry32 } from '../../../main/common/random.js';
+import { defaultClusterCount, kmeans } from '../../../main/curate/kmeans.js';
 
 /** `perCluster` points around each of `centres` well-separated centres (unit-variance noise × `spread`). */
 function blobs(centres: number, perCluster: number, dim: number, spread: number, seed: number) {
-  const random = seededRandom(seed);
+  const random = mulberry32(seed);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
   const means = Array.from({ length: centres }, () => Array.from({ length: dim }, () => 20 * (random() - 0.5)));
   const n = centres * perCluster;
