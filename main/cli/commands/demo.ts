@@ -25,7 +25,7 @@ export const demoCommand: Command = {
   async run(argv) {
     const { values } = parse(argv, { dir: { type: 'string' }, 'per-class': { type: 'string' }, 'train-minutes': { type: 'string' } });
     const out = new Output(values.json);
-    const perClass = intFlag(values['per-class'], 'per-class', 300, 1);
+    const perClass = intFlag(values['per-class'], 'per-class', 100, 1);
     const trainMinutes = values['train-minutes'] === undefined ? 1 : numberFlag(values['train-minutes'], 'train-minutes');
     if (!(trainMinutes >= 0) || trainMinutes > 60) throw new UsageError('--train-minutes must be between 0 (skip training) and 60');
     const dir = path.resolve(values.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'curio-demo-')));
@@ -137,8 +137,8 @@ async function evaluateDemo(services: ReturnType<typeof createServices>, out: Ou
   const run = services.runs.store.list().find((r) => r.datasetId === sourceId && r.checkpoint !== null && fs.existsSync(r.checkpoint));
   out.info(
     run
-      ? `Evaluating run ${run.id} on ${trainName} → ${testName} (linear probe, kNN, label fractions; baselines: random init, raw pixels)`
-      : `No pretraining run on ${datasetName}; evaluating a random-init encoder on ${trainName} → ${testName}`,
+      ? `5. Evaluating run ${run.id} on ${trainName} → ${testName} (linear probe, kNN, label fractions; baselines: random init, raw pixels)`
+      : `5. No pretraining run on ${datasetName}; evaluating a random-init encoder on ${trainName} → ${testName}`,
   );
   const reports = new ReportStore(catalog);
   const plan = planEvaluation(catalog, services.runs.store, { run: run ? run.id : 'random', trainDataset: trainName, testDataset: testName });
@@ -171,7 +171,7 @@ interface DemoTraining {
  * progress lines every few seconds. A run that fails is reported as such; the demo's import still stands.
  */
 async function pretrain(services: ReturnType<typeof createServices>, dataset: string, minutes: number, out: Output): Promise<DemoTraining> {
-  out.info(`3. Pretraining SimCLR (small net, 28 px, batch 32) for ${minutes} min of training (--train-minutes to change, 0 skips)`);
+  out.info(`4. Pretraining SimCLR (small net, 28 px, batch 32) for ${minutes} min of training (--train-minutes to change, 0 skips)`);
   const { runId, done } = services.runs.start({ dataset, method: 'simclr', backbone: 'small', imageSize: 28, batchSize: 32, minutes, checkpointMinutes: 5 });
   let last = 0;
   const detach = services.bus.subscribe((name, payload) => {
