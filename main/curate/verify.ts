@@ -278,27 +278,8 @@ export function flatShare(thumb: Float32Array): number {
 export function cropScore(outer: Searchable, inner: Target): number {
   if (outer.target.flat || inner.flat) return flatScore(outer, inner);
   const { boxes: list, options } = outer.grid;
-  const cells = COARSE * COARSE;
-  // The best `keep` boxes by coarse correlation, kept in a small sorted list.
-  const keep = Math.max(1, options.keep);
-  const bestSim = new Float64Array(keep).fill(-Infinity);
-  const bestBox = new Int32Array(keep).fill(-1);
-  const v = outer.views;
-  const t = inner.whole;
-  for (let k = 0; k < list.length; k++) {
-    let s = 0;
-    const o = k * cells;
-    for (let d = 0; d < cells; d++) s += v[o + d]! * t[d]!;
-    if (s <= bestSim[keep - 1]!) continue;
-    let p = keep - 1;
-    while (p > 0 && bestSim[p - 1]! < s) {
-      bestSim[p] = bestSim[p - 1]!;
-      bestBox[p] = bestBox[p - 1]!;
-      p--;
-    }
-    bestSim[p] = s;
-    bestBox[p] = k;
-  }
+  // The best `keep` boxes by coarse correlation, then the fine check on those alone.
+  const bestBox = topBoxes(outer.views, inner.whole, list.length, Math.max(1, options.keep));
   let best = -1;
   const crop = new Float32Array(THUMB * THUMB);
   for (const k of bestBox) {
