@@ -22,15 +22,53 @@ export function augmentBatch(images: tf.Tensor4D, spec: PipelineSpec | PipelineS
   const draws = drawBatch(parsed, n, h, w, seed);
   return draws.map(({ plan, boxes, ops }) =>
     tf.tidy(() => {
+      const flip = flipMask(ops, n);
       let v: tf.Tensor4D = images;
-      if (plan.crop && boxes) {
+      if ((plan.crop && boxes) || flip) {
+        // A horizontal flip commutes with every op after the crop (they are per pixel, or per image like the
+        // contrast mean, or a symmetric blur with reflected borders), so it is done by the crop itself: a box
+        // with x1 > x2 samples the same points right to left. One gather instead of a crop plus a reverse.
+        const [ch, cw] = plan.crop ? [plan.crop.size, plan.crop.size] : [h, w];
+        const b = plan.crop && boxes ? safeBoxes(boxes, plan.crop.size, h, w) : wholeBoxes(n);
+        if (flip) mirrorBoxes(b, flip);
         const boxInd = tf.range(0, n, 1, 'int32') as tf.Tensor1D;
-        v = tf.image.cropAndResize(v, tf.tensor2d(safeBoxes(boxes, plan.crop.size, h, w), [n, 4]), boxInd, [plan.crop.size, plan.crop.size], 'bilinear');
+        v = tf.image.cropAndResize(v, tf.tensor2d(b, [n, 4]), boxInd, [ch, cw], 'bilinear');
       }
       for (const d of ops) v = applyOp(v, d);
       return v === images ? v.clone() : v;
     }),
   );
+}
+
+/** Which images end up mirrored: the parity of all the view's horizontal_flip draws; null when none is. */
+function flipMask(ops: OpDraws[], n: number): Uint8Array | null {
+  const mask = new Uint8Array(n);
+  for (const d of ops) if (d.op === 'horizontal_flip') for (let b = 0; b < n; b++) mask[b]! ^= d.apply[b] ? 1 : 0;
+  return mask.includes(1) ? mask : null;
+}
+
+/** [0, 0, 1, 1] per image: the whole image at its own size samples exactly the pixel centres (a copy). */
+function wholeBoxes(n: number): Float32Array {
+  const out = new Float32Array(n * 4);
+  for (let b = 0; b < n; b++) out.set([0, 0, 1, 1], b * 4);
+  return out;
+}
+
+/**
+ * Swaps x1 and x2 of the flipped images' boxes. The mirrored box's last sample is computed as x2·(W − 1) plus
+ * (cropW − 1) negative steps, which can land a rounding error below 0 where the cpu backend extrapolates a black
+ * column; a left edge at 0 is moved in by 1e-6 (under 1e-4 px). The whole-image box keeps its exact ends: its
+ * steps are exactly −1 px.
+ */
+function mirrorBoxes(boxes: Float32Array, flip: Uint8Array): void {
+  for (let b = 0; b < flip.length; b++) {
+    if (!flip[b]) continue;
+    const x1 = boxes[b * 4 + 1]!;
+    const x2 = boxes[b * 4 + 3]!;
+    const whole = x1 === 0 && x2 === 1;
+    boxes[b * 4 + 1] = x2;
+    boxes[b * 4 + 3] = whole ? 0 : Math.max(x1, 1e-6);
+  }
 }
 
 /** What each view of a spec is, for callers that label or group them (the designer shows globals and locals apart). */
@@ -72,8 +110,10 @@ function perImage(values: Float32Array): tf.Tensor4D {
   return tf.tensor4d(values, [values.length, 1, 1, 1]);
 }
 
-function luma(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.sum(tf.mul(x, tf.tensor1d([...LUMA])), 3, true) as tf.Tensor4D;
+/** Luma as a 1×1 convolution: one pass over the pixels, where mul + sum over channels is two. */
+function luma(x: tf.Tensor4D, channels: 1 | 3 = 1): tf.Tensor4D {
+  const weights = LUMA.flatMap((l) => Array<number>(channels).fill(l));
+  return tf.conv2d(x, tf.tensor4d(weights, [1, 1, 3, channels]), 1, 'valid');
 }
 
 function any(apply: Float32Array): boolean {
@@ -84,9 +124,10 @@ function applyOp(x: tf.Tensor4D, d: OpDraws): tf.Tensor4D {
   if (!any(d.apply)) return x;
   switch (d.op) {
     case 'horizontal_flip':
-      return select(d.apply, tf.reverse(x, 2), x);
+      return x; // done by the crop (flipMask in augmentBatch)
     case 'random_grayscale':
-      return select(d.apply, tf.tile(luma(x), [1, 1, 1, 3]), x);
+      // luma written to all three output channels by the convolution itself (tf.tile is slow on wasm)
+      return select(d.apply, luma(x, 3), x);
     case 'solarize':
       return select(d.apply, tf.where(tf.greaterEqual(x, d.threshold), tf.sub(1, x) as tf.Tensor4D, x), x);
     case 'gaussian_blur':

@@ -115,6 +115,46 @@ describe('augmentBatch: each op against a naive per-pixel reference', () => {
     t.dispose();
   });
 
+  it('a flip after a crop (done inside the crop) mirrors the unflipped view, on wasm and cpu, with the other ops between', async () => {
+    const cases: { ops: PipelineSpecInput['ops']; tol: number; s?: number }[] = [
+      // the whole 16-px image at 14 px: the mirrored box's last sample, 15 − 13·(15/13), rounds to −2e-15 (outside);
+      // the 1e-6 pull-in that avoids it moves samples by 1.5e-5 px
+      { ops: [{ op: 'random_resized_crop', size: 14, scale: [1, 1], ratio: [1, 1] }, { op: 'horizontal_flip', p: 0.5 }], tol: 1e-4, s: 16 },
+      {
+        ops: [
+          { op: 'random_resized_crop', size: 10, scale: [0.2, 1] },
+          { op: 'color_jitter', p: 1 },
+          { op: 'horizontal_flip', p: 0.5 },
+          { op: 'gaussian_blur', sigma: [0.5, 1.5], p: 1 },
+          { op: 'random_grayscale', p: 0.5 },
+        ],
+        tol: 1e-4,
+      },
+    ];
+    for (const backend of ['wasm', 'cpu'] as const) {
+      await tf.setBackend(backend);
+      for (const { ops, tol, s = S } of cases) {
+        const { t } = randomImages(13, 8, s, s);
+        const flipped = only(ops);
+        const plain = only(ops.map((o) => (o.op === 'horizontal_flip' ? { ...o, p: 0 } : o)));
+        const [v] = await read(augmentBatch(t, flipped, 5));
+        const [u] = await read(augmentBatch(t, plain, 5));
+        const apply = drawBatch(parsePipelineSpec(flipped), 8, s, s, 5)[0]!.ops.find((d) => d.op === 'horizontal_flip')!.apply;
+        expect(apply.includes(0) && apply.includes(1)).toBe(true);
+        const size = ops[0]!.op === 'random_resized_crop' ? ops[0]!.size : s;
+        const out = at(v!, size, size);
+        const ref = at(u!, size, size);
+        let worst = 0;
+        for (let n = 0; n < 8; n++) for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) for (let c = 0; c < 3; c++) {
+          worst = Math.max(worst, Math.abs(out(n, y, x, c) - ref(n, y, apply[n] ? size - 1 - x : x, c)));
+        }
+        expect(worst, `${backend} ${ops.map((o) => o.op).join(',')}`).toBeLessThan(tol);
+        t.dispose();
+      }
+    }
+    await tf.setBackend('wasm');
+  });
+
   it('random_grayscale sets all channels to BT.601 luma', async () => {
     const { t, px } = randomImages(7);
     const [v] = await read(augmentBatch(t, only([{ op: 'random_grayscale', p: 1 }]), 1));
