@@ -1,9 +1,12 @@
 import { parentPort } from 'node:worker_threads';
 import sharp from 'sharp';
+import { decodeRgb } from './decode.js';
 
 /**
- * Decodes one batch of image files to a Float32Array NHWC in [0, 1] at size×size (EXIF-rotated, centre-cropped
- * to square, sRGB, alpha dropped), and transfers the buffer back. Runs off the training thread.
+ * Decodes image files with sharp off the training thread. Two requests:
+ * - a batch (DataLoader): Float32Array NHWC in [0, 1], transferred back, undecodable files left black and named;
+ * - `into` (ImageCache): 8-bit RGB written straight into a SharedArrayBuffer at image slots `first…`, so the
+ *   decoded bytes never pass through the training thread; the first undecodable file fails the request.
  */
 export interface DecodeRequest {
   id: number;
@@ -16,10 +19,24 @@ export interface DecodeReply {
   /** positions in the batch that could not be decoded (left black), with the reason */
   failed: { at: number; reason: string }[];
 }
+export interface DecodeIntoRequest {
+  id: number;
+  into: SharedArrayBuffer;
+  /** slot of paths[0] in `into`; slot i starts at byte i·size·size·3 */
+  first: number;
+  paths: string[];
+  size: number;
+}
+export interface DecodeIntoReply {
+  id: number;
+  done: number;
+}
 
-// One libvips thread per worker: the loader decides how many workers run.
+// One libvips thread per worker: the pool decides how many workers run.
 sharp.concurrency(1);
 sharp.cache(false);
+
+const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
 
 async function decodeBatch({ id, paths, size }: DecodeRequest): Promise<DecodeReply> {
   const per = size * size * 3;
@@ -27,24 +44,39 @@ async function decodeBatch({ id, paths, size }: DecodeRequest): Promise<DecodeRe
   const failed: DecodeReply['failed'] = [];
   for (let i = 0; i < paths.length; i++) {
     try {
-      const raw = await sharp(paths[i]!, { failOn: 'truncated', pages: 1 })
-        .rotate()
-        .resize(size, size, { fit: 'cover', position: 'centre' })
-        .removeAlpha()
-        .toColourspace('srgb')
-        .raw()
-        .toBuffer({ resolveWithObject: true });
-      if (raw.info.channels !== 3 || raw.data.length !== per) throw new Error(`decoded to ${raw.info.channels} channels`);
+      const data = await decodeRgb(paths[i]!, size, 'truncated');
       const offset = i * per;
-      for (let j = 0; j < per; j++) x[offset + j] = raw.data[j]! / 255;
+      for (let j = 0; j < per; j++) x[offset + j] = data[j]! / 255;
     } catch (err) {
-      failed.push({ at: i, reason: (err instanceof Error ? err.message : String(err)).split('\n')[0]! });
+      failed.push({ at: i, reason: firstLine(err) });
     }
   }
   return { id, x, failed };
 }
 
-parentPort?.on('message', (req: DecodeRequest) => {
+async function decodeInto({ id, into, first, paths, size }: DecodeIntoRequest): Promise<DecodeIntoReply> {
+  const per = size * size * 3;
+  const bytes = new Uint8Array(into);
+  for (let i = 0; i < paths.length; i++) {
+    let data: Uint8Array;
+    try {
+      data = await decodeRgb(paths[i]!, size);
+    } catch (err) {
+      throw new Error(`cannot decode ${paths[i]}: ${firstLine(err)}`);
+    }
+    bytes.set(data, (first + i) * per);
+  }
+  return { id, done: paths.length };
+}
+
+parentPort?.on('message', (req: DecodeRequest | DecodeIntoRequest) => {
+  if ('into' in req) {
+    decodeInto(req).then(
+      (reply) => parentPort!.postMessage(reply),
+      (err: unknown) => parentPort!.postMessage({ id: req.id, error: firstLine(err) }),
+    );
+    return;
+  }
   decodeBatch(req).then(
     (reply) => parentPort!.postMessage(reply, [reply.x.buffer as ArrayBuffer]),
     (err: unknown) => parentPort!.postMessage({ id: req.id, error: String(err) }),

@@ -1,10 +1,7 @@
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { mulberry32, shuffleInPlace } from '../common/random.js';
 import type { DecodeReply, DecodeRequest } from './decode-worker.js';
+import { spawnWorker } from './spawn.js';
 
 export interface DataLoaderOptions {
   paths: string[];
@@ -44,18 +41,8 @@ export interface LoaderStats {
   waitShare: number;
 }
 
-// From dist/ the worker is plain JS. From the TypeScript sources (tsx, vitest) a one-line boot script registers
-// tsx's ESM loader inside the new thread first: Node 20 ignores `--import tsx` in a worker's execArgv.
-const fromSource = import.meta.url.endsWith('.ts');
-
 function newDecodeWorker(): Worker {
-  if (!fromSource) return new Worker(new URL('./decode-worker.js', import.meta.url));
-  const pkgJson = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(fs.readFileSync(pkgJson, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  const tsxApi = pathToFileURL(path.join(path.dirname(pkgJson), pkg.exports['./esm/api']!.import.default)).href;
-  const entry = new URL('./decode-worker.ts', import.meta.url).href;
-  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true });
+  return spawnWorker(new URL('./decode-worker.js', import.meta.url));
 }
 
 interface Pending {

@@ -88,6 +88,9 @@ export class DINO extends Method {
     const backbone = this.member<Backbone>('teacher_backbone');
     const head = this.member('teacher_head');
     const globals = views.slice(0, 2);
+    const [g1, g2] = globals.map((v) => `${v.shape[1]}×${v.shape[2]}`);
+    // the views come globals first: two crops of different sizes there mean a local crop took a global's place
+    if (g1 !== g2) throw new Error(`dino: the first 2 views are the global crops and must share a size, got ${g1} and ${g2}`);
     return { teacher: this.perView(globals, (x) => head.forward(backbone.forward(x, Method.target), Method.target)) };
   }
 

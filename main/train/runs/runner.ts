@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
-import { parsePipelineSpec, presetFor, PRESET_METHODS, type PresetMethod } from '../../../shared/contract/augment.js';
+import { localCropSize, parsePipelineSpec, presetFor, PRESET_METHODS, type PipelineSpec, type PresetMethod } from '../../../shared/contract/augment.js';
 import type { Run, RunConfig, RunConfigInput } from '../../../shared/contract/train.js';
 import { RunConfig as RunConfigSchema } from '../../../shared/contract/train.js';
 import type { DatasetImage } from '../../catalog/catalog.js';
@@ -182,10 +182,15 @@ export class RunManager {
   }
 }
 
-/** Fills in what the user left to the data: the image size and the augmentation pipeline. */
+/**
+ * Fills in what the user left to the data: the image size and the augmentation pipeline. `localCrops` sets how
+ * many local crops DINO's multi-crop adds to its 2 global crops (sizes follow the data: 32/16 px at 32 px, 224/96
+ * at 224); the other methods train on exactly 2 views, so they refuse local crops, and every method refuses a
+ * pipeline whose views it cannot take, here rather than at the first step.
+ */
 export function resolveConfig(config: RunConfig, images: readonly DatasetImage[]): SessionInput['config'] {
   const imageSize = config.imageSize ?? typicalImageSize(images);
-  let pipeline: Record<string, unknown>;
+  let pipeline: PipelineSpec;
   if (config.pipeline === undefined) pipeline = presetFor(defaultPreset(config.method), imageSize);
   else if (typeof config.pipeline === 'string') {
     if (!(PRESET_METHODS as readonly string[]).includes(config.pipeline)) {
@@ -199,7 +204,54 @@ export function resolveConfig(config: RunConfig, images: readonly DatasetImage[]
       throw invalid(`bad pipeline: ${(err as Error).message}`);
     }
   }
+  if (config.localCrops !== undefined) pipeline = withLocalCrops(pipeline, config.method, config.localCrops, imageSize);
+  checkViewsFit(pipeline, config.method);
   return { ...config, imageSize, pipeline };
+}
+
+/** DINO's local-crop scale range (Caron et al. 2021, App. D: local crops cover 5–40% of the image). */
+const LOCAL_SCALE: [number, number] = [0.05, 0.4];
+/** DINO's global-crop scale range (ibid.: 40–100%), used when the pipeline had no multi-crop of its own. */
+const GLOBAL_SCALE: [number, number] = [0.4, 1];
+
+/**
+ * The pipeline with `count` local crops: an existing multi-crop keeps its sizes and scales and changes only the
+ * count; a pipeline without one gets DINO's (2 globals at its crop size, locals at localCropSize). Re-parsed, so
+ * an override naming a view that no longer exists is reported.
+ */
+export function withLocalCrops(pipeline: PipelineSpec, method: RunConfig['method'], count: number, imageSize: number): PipelineSpec {
+  if (method !== 'dino') {
+    if (count === 0) return pipeline;
+    throw invalid(`localCrops is DINO's multi-crop; ${method} trains on exactly 2 views and cannot use local crops (leave localCrops out or set it to 0)`);
+  }
+  const crop = pipeline.ops.find((o) => o.op === 'random_resized_crop');
+  const multiCrop = pipeline.multiCrop
+    ? { ...pipeline.multiCrop, local: { ...pipeline.multiCrop.local, count } }
+    : {
+        global: { count: 2, size: crop?.size ?? imageSize, scale: GLOBAL_SCALE },
+        local: { count, size: localCropSize(crop?.size ?? imageSize), scale: LOCAL_SCALE },
+      };
+  try {
+    return parsePipelineSpec({ ...pipeline, multiCrop });
+  } catch (err) {
+    throw invalid(`localCrops ${count} does not fit the pipeline: ${(err as Error).message}`);
+  }
+}
+
+/** DINO takes 2 global crops (its teacher sees exactly those) plus any locals; the others take exactly 2 views. */
+function checkViewsFit(pipeline: PipelineSpec, method: RunConfig['method']): void {
+  const mc = pipeline.multiCrop;
+  if (method === 'dino') {
+    const globals = mc ? mc.global.count : pipeline.views;
+    if (globals !== 2) throw invalid(`DINO needs exactly 2 global crops (its teacher sees those), the pipeline makes ${globals}`);
+    if (mc && mc.local.count > 0 && mc.local.size > mc.global.size) {
+      throw invalid(`DINO's local crops (${mc.local.size} px) must not be larger than its global crops (${mc.global.size} px)`);
+    }
+    return;
+  }
+  const views = mc ? mc.global.count + mc.local.count : pipeline.views;
+  if (mc && mc.local.count > 0) throw invalid(`${method} cannot use multi-crop local crops; only DINO can (the pipeline has ${mc.local.count})`);
+  if (views !== 2) throw invalid(`${method} trains on exactly 2 views, the pipeline makes ${views}`);
 }
 
 function defaultPreset(method: RunConfig['method']): PresetMethod {

@@ -6,7 +6,8 @@ import { parsePipelineSpec } from '../../../shared/contract/augment.js';
 import { mulberry32, shuffleInPlace } from '../../common/random.js';
 import { createMethod } from '../methods/index.js';
 import { createBackbone } from '../models/index.js';
-import type { Method, MethodState } from '../methods/base.js';
+import type { Method, MethodOptions, MethodState } from '../methods/base.js';
+import { BatchQueue, type BatchJob, type PreparedBatch } from './batch-queue.js';
 import { readCheckpoint, writeCheckpoint, type TensorData } from './checkpoint.js';
 import { ImageCache } from './image-cache.js';
 import { CHECKPOINT_FILE, type CheckpointMeta, type RunSummary, type SessionInput, type WorkerMessage } from './protocol.js';
@@ -20,6 +21,14 @@ export interface SessionControl {
   waitForResume(): Promise<void>;
 }
 
+/** What tests may change about a session: method sizes (tiny heads), and the prefetch depth. */
+export interface SessionOptions {
+  methodOptions?: Partial<MethodOptions>;
+  prefetchDepth?: number;
+}
+
+/** Batches prepared ahead of the step that trains: one in the worker, one waiting. */
+const PREFETCH_DEPTH = 2;
 const MONITOR_K = 20;
 const MONITOR_T = 0.07;
 /** images whose embedding std is tracked when the run has no labeled monitor set */
@@ -31,7 +40,12 @@ const STD_SAMPLE = 256;
  * checkpointMinutes and at the end, and on resume continues from the checkpoint's step with its optimizer state
  * and the same data order.
  */
-export async function runSession(input: SessionInput, post: (m: WorkerMessage) => void, control: SessionControl): Promise<RunSummary> {
+export async function runSession(
+  input: SessionInput,
+  post: (m: WorkerMessage) => void,
+  control: SessionControl,
+  options: SessionOptions = {},
+): Promise<RunSummary> {
   const started = performance.now();
   const { config } = input;
   const log = (line: string) => post({ type: 'log', line });
@@ -64,6 +78,7 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
     seed: config.seed,
     totalSteps,
     ...methodDefaults(config, totalSteps, batchSize),
+    ...options.methodOptions,
   });
   let step = 0;
   let epoch = 0;
@@ -111,9 +126,20 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
   let trainTime = 0;
   let stopped = false;
 
+  // Batches are prepared ahead in a worker thread (and augmented there on the CPU backends), in the order a pure
+  // schedule of (seed, epoch, batch) gives, so a resumed run sees the same batches and views.
+  const augmentOn = backend.backend === 'wasm' || backend.backend === 'cpu' ? backend.backend : null;
+  const queue = await BatchQueue.open({
+    cache,
+    pipeline: config.pipeline,
+    augmentOn,
+    jobs: batchSchedule({ step, epoch, batchInEpoch }, { seed: config.seed, count: cache.count, batchSize, stepsPerEpoch, totalSteps }),
+    depth: options.prefetchDepth ?? PREFETCH_DEPTH,
+  });
+  log(`batches prepared ${augmentOn ? `and augmented (${augmentOn}) ` : ''}in a worker thread, ${options.prefetchDepth ?? PREFETCH_DEPTH} ahead`);
+
   try {
     outer: while (step < totalSteps) {
-      const order = epochOrder(cache.count, config.seed, epoch);
       // batchInEpoch counts the batches of this epoch already trained, so a checkpoint taken anywhere resumes at the
       // next one
       while (batchInEpoch < stepsPerEpoch) {
@@ -134,12 +160,15 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
           break outer;
         }
         if (step >= totalSteps || (stepsThisSession > 0 && activeMs > budgetMs)) break outer;
+        // dataWait: from asking for the batch to holding its views as tensors, whatever part was not prefetched
         const t0 = performance.now();
-        const indices = order.subarray(batchInEpoch * batchSize, (batchInEpoch + 1) * batchSize);
-        const x = cache.batch(indices);
+        const batch = await queue.next();
+        if (!batch || batch.step !== step || batch.epoch !== epoch || batch.batchInEpoch !== batchInEpoch) {
+          throw new Error(`batch schedule out of step: expected step ${step} (epoch ${epoch}, batch ${batchInEpoch}), got ${batch ? `step ${batch.step}` : 'none'}`);
+        }
+        const n = batch.indices.length;
+        const views = viewTensors(batch, config.imageSize, pipeline);
         const t1 = performance.now();
-        // tidy cannot span an await: the views are made in one, the step awaited outside it, then disposed
-        const views = tf.tidy(() => augmentBatch(tf.tensor4d(x, [indices.length, config.imageSize, config.imageSize, 3]), pipeline, stepSeed(config.seed, step)));
         let metrics: Awaited<ReturnType<Method['trainStep']>>;
         try {
           metrics = await method.trainStep(views, step);
@@ -150,7 +179,7 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
         step++;
         batchInEpoch++;
         stepsThisSession++;
-        imagesSeen += indices.length;
+        imagesSeen += n;
         trainTime += t2 - t0;
         lastLoss = metrics.loss;
         const mem = tf.memory();
@@ -163,7 +192,7 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
             epoch,
             loss: metrics.loss,
             lr: metrics.lr,
-            imagesPerSecond: indices.length / ((t2 - t0) / 1000),
+            imagesPerSecond: n / ((t2 - t0) / 1000),
             memoryBytes: mem.numBytes,
             numTensors: mem.numTensors,
             dataWait: (t1 - t0) / Math.max(1e-9, t2 - t0),
@@ -193,6 +222,7 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
     }
     await saveCheckpoint();
   } finally {
+    await queue.close();
     method.dispose();
   }
   return {
@@ -206,6 +236,36 @@ export async function runSession(input: SessionInput, post: (m: WorkerMessage) =
     backend: backend.backend,
     checkpoint: checkpointFile,
   };
+}
+
+/** A prepared batch as the step's view tensors: as they came (augmented in the worker), or augmented here on the device. */
+function viewTensors(batch: PreparedBatch, size: number, pipeline: ReturnType<typeof parsePipelineSpec>): tf.Tensor4D[] {
+  if ('views' in batch) return batch.views.map((v) => tf.tensor4d(v.data, v.shape));
+  // tidy cannot span an await: the views are made in one, the step awaited outside it, then disposed
+  return tf.tidy(() => augmentBatch(tf.tensor4d(batch.x, [batch.indices.length, size, size, 3]), pipeline, batch.seed));
+}
+
+/**
+ * Every batch from a point of the run to its end: epoch e's images in epochOrder(seed, e), cut into stepsPerEpoch
+ * batches, step s augmented with stepSeed(seed, s). A pure function of the counters a checkpoint stores.
+ */
+export function* batchSchedule(
+  from: { step: number; epoch: number; batchInEpoch: number },
+  run: { seed: number; count: number; batchSize: number; stepsPerEpoch: number; totalSteps: number },
+): Generator<BatchJob> {
+  let { step, epoch, batchInEpoch } = from;
+  let order = epochOrder(run.count, run.seed, epoch);
+  while (step < run.totalSteps) {
+    if (batchInEpoch >= run.stepsPerEpoch) {
+      epoch++;
+      batchInEpoch = 0;
+      order = epochOrder(run.count, run.seed, epoch);
+    }
+    const indices = order.slice(batchInEpoch * run.batchSize, (batchInEpoch + 1) * run.batchSize);
+    yield { step, epoch, batchInEpoch, indices, seed: stepSeed(run.seed, step) };
+    step++;
+    batchInEpoch++;
+  }
 }
 
 function estimateTotalSteps(config: SessionInput['config'], stepsPerEpoch: number): number {
