@@ -1,7 +1,8 @@
 import { invalid } from '../common/errors.js';
 import { type LabeledFeatures, checkLabeled, selectRows } from './features.js';
-import { type LinearProbeOptions, linearProbe } from './linear-probe.js';
+import { type LinearProbeOptions, linearProbeSteps } from './linear-probe.js';
 import { stratifiedSubset } from './sampling.js';
+import { type AsyncStepOptions, runSteps, runStepsAsync, type Steps } from './steps.js';
 
 /**
  * Semi-supervised label fractions (SimCLR/BYOL tables): a linear probe trained on 1% and 10% of the train
@@ -54,18 +55,31 @@ export interface FractionOptions {
 }
 
 export function linearProbeFractions(train: LabeledFeatures, test: LabeledFeatures, options: FractionOptions = {}): FractionResult[] {
+  return runSteps(fractionSteps(train, test, options));
+}
+
+/** As linearProbeFractions, yielding to the event loop during each fit and cancellable by `signal`. */
+export function linearProbeFractionsAsync(train: LabeledFeatures, test: LabeledFeatures, options: FractionOptions & AsyncStepOptions = {}): Promise<FractionResult[]> {
+  return runStepsAsync(fractionSteps(train, test, options), options);
+}
+
+function* fractionSteps(train: LabeledFeatures, test: LabeledFeatures, options: FractionOptions): Steps<FractionResult[]> {
   checkLabeled(train, 'label-fraction train features');
   const fractions = options.fractions ?? DEFAULT_FRACTIONS;
   const seeds = options.seeds ?? DEFAULT_FRACTION_SEEDS;
   if (seeds.length === 0) throw invalid('label fractions: at least one seed is needed');
-  return fractions.map((fraction) => {
-    const runs = seeds.map((seed) => {
+  const results: FractionResult[] = [];
+  for (const fraction of fractions) {
+    const runs: FractionRun[] = [];
+    for (const seed of seeds) {
       options.onRun?.(fraction, seed);
       const subset = selectRows(train, labelFractionIndices(train.labels, train.numClasses, fraction, seed));
-      const r = linearProbe(subset, test, { ...options.probe, seed });
-      return { seed, labelled: subset.n, top1: r.top1, top5: r.top5, l2: r.l2 };
-    });
+      yield;
+      const r = yield* linearProbeSteps(subset, test, { ...options.probe, seed });
+      runs.push({ seed, labelled: subset.n, top1: r.top1, top5: r.top5, l2: r.l2 });
+    }
     const top1 = meanStd(runs.map((r) => r.top1));
-    return { fraction, runs, mean: top1.mean, std: top1.std, top5: meanStd(runs.map((r) => r.top5)) };
-  });
+    results.push({ fraction, runs, mean: top1.mean, std: top1.std, top5: meanStd(runs.map((r) => r.top5)) });
+  }
+  return results;
 }

@@ -3,6 +3,7 @@
  * search direction and Algorithms 3.5/3.6 (a line search that brackets, then zooms with safeguarded cubic
  * interpolation) for a step that satisfies the strong Wolfe conditions.
  */
+import { type AsyncStepOptions, runSteps, runStepsAsync, type Steps } from './steps.js';
 
 /** Writes the gradient at x into g and returns the objective value. Must not keep references to x or g. */
 export type Objective = (x: Float64Array, g: Float64Array) => number;
@@ -65,6 +66,16 @@ function cubicMinimizer(a: number, fa: number, da: number, b: number, fb: number
 }
 
 export function minimizeLbfgs(objective: Objective, x0: Float64Array, options: LbfgsOptions = {}): LbfgsResult {
+  return runSteps(lbfgsSteps(objective, x0, options));
+}
+
+/** As minimizeLbfgs, returning to the event loop between objective evaluations; rejects with CancelledError on abort. */
+export function minimizeLbfgsAsync(objective: Objective, x0: Float64Array, options: LbfgsOptions & AsyncStepOptions = {}): Promise<LbfgsResult> {
+  return runStepsAsync(lbfgsSteps(objective, x0, options), options);
+}
+
+/** The minimiser as steps: it yields after every objective evaluation (see steps.ts for the drivers). */
+export function* lbfgsSteps(objective: Objective, x0: Float64Array, options: LbfgsOptions = {}): Steps<LbfgsResult> {
   const m = options.memory ?? 10;
   const maxIterations = options.maxIterations ?? 500;
   const gtol = options.gradientTolerance ?? 1e-5;
@@ -96,6 +107,7 @@ export function minimizeLbfgs(objective: Objective, x0: Float64Array, options: L
   };
 
   let f = evaluate(x, g);
+  yield;
   if (!Number.isFinite(f)) throw new Error('L-BFGS: objective is not finite at the starting point');
   let gmax = maxAbs(g);
   if (gmax <= gtol) return { x, f, iterations: 0, evaluations, stop: 'gradient', gradMaxAbs: gmax };
@@ -135,7 +147,7 @@ export function minimizeLbfgs(objective: Objective, x0: Float64Array, options: L
     }
     const alphaInit = stored === 0 ? Math.min(1, 1 / Math.sqrt(dot(g, g))) : 1;
 
-    const ls = strongWolfe(f, dphi0, alphaInit);
+    const ls = yield* strongWolfe(f, dphi0, alphaInit);
     if (ls === null) {
       stop = 'line-search';
       break;
@@ -173,20 +185,21 @@ export function minimizeLbfgs(objective: Objective, x0: Float64Array, options: L
   return { x, f, iterations: iteration, evaluations, stop, gradMaxAbs: gmax };
 
   /** φ(α) = f(x + αp). On success xTrial/gTrial hold the accepted point and its value is returned. */
-  function phi(alpha: number): { f: number; d: number } {
+  function* phi(alpha: number): Steps<{ f: number; d: number }> {
     for (let i = 0; i < n; i++) xTrial[i] = x[i]! + alpha * p[i]!;
     const v = evaluate(xTrial, gTrial);
+    yield;
     return { f: v, d: Number.isFinite(v) ? dot(gTrial, p) : NaN };
   }
 
-  function strongWolfe(phi0: number, dphi0: number, alpha1: number): number | null {
+  function* strongWolfe(phi0: number, dphi0: number, alpha1: number): Steps<number | null> {
     let evals = 0;
     let aPrev = 0;
     let fPrev = phi0;
     let dPrev = dphi0;
     let a = alpha1;
     for (;;) {
-      const cur = phi(a);
+      const cur = yield* phi(a);
       evals++;
       if (!Number.isFinite(cur.f)) {
         // Overflow: step back towards the last good point.
@@ -195,10 +208,10 @@ export function minimizeLbfgs(objective: Objective, x0: Float64Array, options: L
         continue;
       }
       if (cur.f > phi0 + c1 * a * dphi0 || (evals > 1 && cur.f >= fPrev)) {
-        return zoom(aPrev, fPrev, dPrev, a, cur.f, cur.d, evals);
+        return yield* zoom(aPrev, fPrev, dPrev, a, cur.f, cur.d, evals);
       }
       if (Math.abs(cur.d) <= -c2 * dphi0) return cur.f;
-      if (cur.d >= 0) return zoom(a, cur.f, cur.d, aPrev, fPrev, dPrev, evals);
+      if (cur.d >= 0) return yield* zoom(a, cur.f, cur.d, aPrev, fPrev, dPrev, evals);
       if (evals >= maxLs) return cur.f; // sufficient decrease holds; accept a short step rather than stall
       // Extrapolate: the cubic's minimiser, kept within [2a, 10a] of the bracket growth.
       const next = cubicMinimizer(aPrev, fPrev, dPrev, a, cur.f, cur.d);
@@ -210,7 +223,7 @@ export function minimizeLbfgs(objective: Objective, x0: Float64Array, options: L
       a = Number.isFinite(next) ? Math.min(Math.max(next, lo), hi) : 2 * a;
     }
 
-    function zoom(aLo: number, fLo: number, dLo: number, aHi: number, fHi: number, dHi: number, used: number): number | null {
+    function* zoom(aLo: number, fLo: number, dLo: number, aHi: number, fHi: number, dHi: number, used: number): Steps<number | null> {
       // Best point with sufficient decrease seen in the zoom, in case it runs out of evaluations.
       let bestA = -1;
       let bestF = Infinity;
@@ -221,7 +234,7 @@ export function minimizeLbfgs(objective: Objective, x0: Float64Array, options: L
         let a = cubicMinimizer(aLo, fLo, dLo, aHi, fHi, dHi);
         if (!Number.isFinite(a) || a < lo + 0.1 * width || a > hi - 0.1 * width) a = 0.5 * (aLo + aHi);
         if (width <= 1e-16 * Math.max(1, hi)) break;
-        const cur = phi(a);
+        const cur = yield* phi(a);
         if (!Number.isFinite(cur.f) || cur.f > phi0 + c1 * a * dphi0 || cur.f >= fLo) {
           aHi = a;
           fHi = Number.isFinite(cur.f) ? cur.f : fLo + Math.abs(fLo) + 1;
@@ -244,9 +257,9 @@ export function minimizeLbfgs(objective: Objective, x0: Float64Array, options: L
       }
       if (aLo > 0 && fLo < phi0) {
         // The curvature condition was not met, but aLo decreases f sufficiently: take it.
-        return phi(aLo).f;
+        return (yield* phi(aLo)).f;
       }
-      if (bestA > 0) return phi(bestA).f;
+      if (bestA > 0) return (yield* phi(bestA)).f;
       return null;
     }
   }

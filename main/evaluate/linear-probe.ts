@@ -1,9 +1,10 @@
 import { invalid } from '../common/errors.js';
 import { type FeatureMatrix, type LabeledFeatures, checkFeatures, checkLabeled } from './features.js';
-import { minimizeLbfgs, type LbfgsStop } from './lbfgs.js';
+import { lbfgsSteps, type LbfgsStop } from './lbfgs.js';
 import { type ClassificationReport, classificationReport, topKAccuracy } from './metrics.js';
 import { stratifiedSubset } from './sampling.js';
-import { createSoftmaxObjective, type SoftmaxObjective } from './softmax-objective.js';
+import { softmaxObjectiveSteps, type SoftmaxObjective } from './softmax-objective.js';
+import { type AsyncStepOptions, runSteps, runStepsAsync, type Steps } from './steps.js';
 import { defaultThreads } from './workers.js';
 
 /**
@@ -69,6 +70,19 @@ export interface LinearProbeResult extends ClassificationReport {
 }
 
 export function fitLinearProbe(train: LabeledFeatures, options: LinearProbeOptions = {}): LinearProbeFit {
+  return runSteps(fitLinearProbeSteps(train, options));
+}
+
+/**
+ * As fitLinearProbe, but it returns to the event loop between objective evaluations (so a server stays responsive
+ * during the fit) and rejects with CancelledError soon after `signal` aborts, its worker threads stopped.
+ */
+export function fitLinearProbeAsync(train: LabeledFeatures, options: LinearProbeOptions & AsyncStepOptions = {}): Promise<LinearProbeFit> {
+  return runStepsAsync(fitLinearProbeSteps(train, options), options);
+}
+
+/** The fit as steps (see steps.ts): one implementation for the sync and the async driver. */
+export function* fitLinearProbeSteps(train: LabeledFeatures, options: LinearProbeOptions = {}): Steps<LinearProbeFit> {
   checkLabeled(train, 'linear probe training features');
   const grid = [...new Set(options.l2Grid ?? DEFAULT_L2_GRID)].sort((a, b) => b - a);
   if (grid.length === 0 || grid.some((l) => !(l >= 0) || !Number.isFinite(l))) {
@@ -100,12 +114,13 @@ export function fitLinearProbe(train: LabeledFeatures, options: LinearProbeOptio
     const src = i * dim;
     const dst = r * dim;
     for (let d = 0; d < dim; d++) X[dst + d] = (train.data[src + d]! - stats.mean[d]!) * stats.invStd[d]!;
+    if ((r & 1023) === 1023) yield;
   }
 
-  const objective = createSoftmaxObjective(X, labels, dim, C, threads);
+  const objective = yield* softmaxObjectiveSteps(X, labels, dim, C, threads);
   try {
     const lbfgs = (rows: number, l2: number, start: Float64Array, phase: LinearProbeProgress['phase']) =>
-      minimizeLbfgs((p, g) => objective.evaluate(p, g, rows, l2), start, {
+      lbfgsSteps((p, g) => objective.evaluate(p, g, rows, l2), start, {
         maxIterations: options.maxIterations ?? 300,
         gradientTolerance: options.gradientTolerance ?? 1e-4,
         relativeTolerance: options.relativeTolerance ?? 1e-5,
@@ -123,7 +138,7 @@ export function fitLinearProbe(train: LabeledFeatures, options: LinearProbeOptio
       let best = -1;
       let sinceBest = 0;
       for (const l2 of grid) {
-        const r = lbfgs(nFit, l2, start, 'validate');
+        const r = yield* lbfgs(nFit, l2, start, 'validate');
         const scores = scoresOf(r.x, valX, valLabels.length, dim, C);
         const top1 = topKAccuracy(scores, valLabels, C, 1);
         validation.push({ l2, top1, iterations: r.iterations, stop: r.stop });
@@ -140,7 +155,7 @@ export function fitLinearProbe(train: LabeledFeatures, options: LinearProbeOptio
     } else if (grid.length > 1) {
       chosen = grid[Math.floor(grid.length / 2)]!;
     }
-    const final = lbfgs(n, chosen, chosenStart, 'refit');
+    const final = yield* lbfgs(n, chosen, chosenStart, 'refit');
     return {
       model: foldStandardisation(final.x, stats, dim, C),
       l2: chosen,
@@ -173,12 +188,21 @@ export function predictLinear(model: LinearModel, x: FeatureMatrix): Float32Arra
 
 /** Fit on train (λ by validation), report top-1/top-5/per-class/confusion on test. */
 export function linearProbe(train: LabeledFeatures, test: LabeledFeatures, options: LinearProbeOptions = {}): LinearProbeResult {
+  return runSteps(linearProbeSteps(train, test, options));
+}
+
+/** As linearProbe, yielding to the event loop during the fit and cancellable by `signal` (see fitLinearProbeAsync). */
+export function linearProbeAsync(train: LabeledFeatures, test: LabeledFeatures, options: LinearProbeOptions & AsyncStepOptions = {}): Promise<LinearProbeResult> {
+  return runStepsAsync(linearProbeSteps(train, test, options), options);
+}
+
+export function* linearProbeSteps(train: LabeledFeatures, test: LabeledFeatures, options: LinearProbeOptions): Steps<LinearProbeResult> {
   checkLabeled(test, 'linear probe test features');
   if (test.dim !== train.dim) throw invalid(`linear probe: train features have dimension ${train.dim}, test features ${test.dim}`);
   if (test.numClasses !== train.numClasses) {
     throw invalid(`linear probe: train has ${train.numClasses} classes, test has ${test.numClasses}`);
   }
-  const fit = fitLinearProbe(train, options);
+  const fit = yield* fitLinearProbeSteps(train, options);
   const scores = predictLinear(fit.model, test);
   return { ...classificationReport(scores, test.labels, test.numClasses), l2: fit.l2, validation: fit.validation, trainSeconds: fit.seconds };
 }

@@ -15,9 +15,9 @@ import {
   runEncoder,
 } from './extract.js';
 import type { FeatureMatrix, LabeledFeatures } from './features.js';
-import { DEFAULT_FRACTION_SEEDS, linearProbeFractions } from './fractions.js';
+import { DEFAULT_FRACTION_SEEDS, linearProbeFractionsAsync } from './fractions.js';
 import { DEFAULT_KS, DEFAULT_TEMPERATURE, knnClassify } from './knn.js';
-import { linearProbe, type LinearProbeOptions } from './linear-probe.js';
+import { linearProbeAsync, type LinearProbeOptions } from './linear-probe.js';
 import { DEFAULT_PIXEL_SIZE } from './pixels.js';
 import type { ReportStore } from './report-store.js';
 
@@ -145,16 +145,23 @@ export async function runEvaluation(plan: EvalPlan, deps: EvalDeps, ctx?: JobCon
     ctx?.throwIfCancelled();
     return { train: labelled(tr.features, train.labels), test: labelled(te.features, test.labels) };
   };
-  const probeOptions = (phase: string): LinearProbeOptions => ({
+  // The probes run on this (the server's main) thread: the async drivers return to the event loop between
+  // objective evaluations, so progress events and a cancel get through mid-fit, and stop there on a cancel.
+  const signal = ctx?.signal;
+  const probeOptions = (phase: string): LinearProbeOptions & { signal?: AbortSignal | undefined } => ({
     seed: input.seed,
     ...deps.probe,
-    onProgress: (p) => {
-      ctx?.throwIfCancelled();
-      ctx?.progress(p.iteration, 0, `${phase}: λ=${p.l2} ${p.phase}`);
-    },
+    signal,
+    onProgress: (p) => ctx?.progress(p.iteration, 0, `${phase}: λ=${p.l2} ${p.phase}`),
   });
   const knn = async (f: { train: LabeledFeatures; test: LabeledFeatures }) => {
-    const r = await knnClassify(f.train, f.test, { ks: DEFAULT_KS, temperature: DEFAULT_TEMPERATURE, ...(ctx ? { signal: ctx.signal } : {}) });
+    const r = await knnClassify(f.train, f.test, { ks: DEFAULT_KS, temperature: DEFAULT_TEMPERATURE, ...(ctx ? { signal: ctx.signal } : {}) }).catch(
+      (err: unknown) => {
+        // the workers reject with the signal's reason; report a cancel the way every other phase does
+        ctx?.throwIfCancelled();
+        throw err;
+      },
+    );
     return { k10: r.k10!.top1, k20: r.k20!.top1, k100: r.k100!.top1 };
   };
 
@@ -163,7 +170,7 @@ export async function runEvaluation(plan: EvalPlan, deps: EvalDeps, ctx?: JobCon
   let linear: Report['linear'] = null;
   if (wantLinear) {
     ctx?.setPhase('linear probe');
-    const r = linearProbe(main.train, main.test, probeOptions('linear probe'));
+    const r = await linearProbeAsync(main.train, main.test, probeOptions('linear probe'));
     linear = { top1: r.top1, top5: r.top5, perClass: r.perClass, confusion: r.confusion, l2: r.l2 };
   }
   ctx?.throwIfCancelled();
@@ -179,10 +186,11 @@ export async function runEvaluation(plan: EvalPlan, deps: EvalDeps, ctx?: JobCon
   if (wantLinear && input.fractions.length > 0) {
     ctx?.setPhase('label fractions', input.fractions.length * DEFAULT_FRACTION_SEEDS.length);
     let runsDone = 0;
-    const results = linearProbeFractions(main.train, main.test, {
+    const results = await linearProbeFractionsAsync(main.train, main.test, {
       fractions: input.fractions,
       seeds: DEFAULT_FRACTION_SEEDS,
-      probe: { ...deps.probe, onProgress: () => ctx?.throwIfCancelled() },
+      probe: { ...deps.probe },
+      signal,
       onRun: (fraction, seed) => ctx?.progress(runsDone++, 0, `fraction ${fraction}, seed ${seed}`),
     });
     for (const r of results) fractions[String(r.fraction)] = { mean: r.mean, std: r.std, runs: r.runs.map((x) => x.top1) };
@@ -199,7 +207,7 @@ export async function runEvaluation(plan: EvalPlan, deps: EvalDeps, ctx?: JobCon
     const twin = await features(randomTwin(encoder, input.seed), 'random-init');
     if (wantLinear) {
       ctx?.setPhase('baseline: random-init linear probe');
-      randomLinear = { top1: linearProbe(twin.train, twin.test, probeOptions('random-init probe')).top1 };
+      randomLinear = { top1: (await linearProbeAsync(twin.train, twin.test, probeOptions('random-init probe'))).top1 };
     }
     if (wantKnn) {
       ctx?.setPhase('baseline: random-init kNN');
@@ -212,9 +220,11 @@ export async function runEvaluation(plan: EvalPlan, deps: EvalDeps, ctx?: JobCon
     extractPixelFeatures({ images: part.images, datasetId: part.id, cacheDir, size: DEFAULT_PIXEL_SIZE, ctx, phase: `pixels: ${role}` });
   const pixTrain = await pixelOf(train, 'train');
   const pixTest = await pixelOf(test, 'test');
+  ctx?.throwIfCancelled();
   ctx?.setPhase('baseline: raw-pixel linear probe');
-  const pixels = linearProbe(labelled(pixTrain.features, train.labels), labelled(pixTest.features, test.labels), probeOptions('pixel probe'));
+  const pixels = await linearProbeAsync(labelled(pixTrain.features, train.labels), labelled(pixTest.features, test.labels), probeOptions('pixel probe'));
 
+  ctx?.throwIfCancelled();
   const warnings = [...plan.warnings];
   if (wantKnn && train.images.length < 100) {
     warnings.push(`The train set has ${train.images.length} images, fewer than k = 100: kNN k=100 votes with all of them.`);

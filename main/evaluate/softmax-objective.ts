@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { softmaxLossGradRange } from './softmax-kernel.js';
 import { CONTROL, type SoftmaxWorkerData, workerRows } from './softmax-shared.js';
+import { runSteps, type Steps } from './steps.js';
 import { spawnModuleWorker } from './workers.js';
 
 /** The regularised multinomial logistic objective over the first `rows` rows of a standardised matrix. */
@@ -21,6 +22,11 @@ const WORKER_READY_TIMEOUT_MS = 60_000;
  * other arrays are copied once.
  */
 export function createSoftmaxObjective(X: Float32Array, labels: Int32Array, dim: number, numClasses: number, threads: number): SoftmaxObjective {
+  return runSteps(softmaxObjectiveSteps(X, labels, dim, numClasses, threads));
+}
+
+/** The objective's start as steps: waiting for the worker threads is a shared-memory wait a driver may await. */
+export function* softmaxObjectiveSteps(X: Float32Array, labels: Int32Array, dim: number, numClasses: number, threads: number): Steps<SoftmaxObjective> {
   const C = numClasses;
   const nParams = C * dim + C;
   const z = new Float64Array(4 * C);
@@ -57,15 +63,21 @@ export function createSoftmaxObjective(X: Float32Array, labels: Int32Array, dim:
     Atomics.notify(control, CONTROL.generation);
     for (const w of workers) void w.terminate();
   };
-  // Block until every worker is waiting for work; if they cannot start, run on this thread alone.
+  // Wait until every worker is waiting for work; if they cannot start, run on this thread alone. The wait is in
+  // short slices so an async driver can notice a cancel while workers start.
   const deadline = Date.now() + WORKER_READY_TIMEOUT_MS;
-  for (let ready = Atomics.load(control, CONTROL.ready); ready < threads - 1; ready = Atomics.load(control, CONTROL.ready)) {
-    const left = deadline - Date.now();
-    if (left <= 0) {
-      stopWorkers();
-      return createSoftmaxObjective(X, labels, dim, numClasses, 1);
+  try {
+    for (let ready = Atomics.load(control, CONTROL.ready); ready < threads - 1; ready = Atomics.load(control, CONTROL.ready)) {
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        stopWorkers();
+        return createSoftmaxObjective(X, labels, dim, numClasses, 1);
+      }
+      yield { array: control, index: CONTROL.ready, value: ready, timeoutMs: Math.min(left, 100) };
     }
-    Atomics.wait(control, CONTROL.ready, ready, left);
+  } catch (err) {
+    stopWorkers();
+    throw err;
   }
 
   let closed = false;
