@@ -35,15 +35,7 @@ export async function attentionMaps(catalog: Catalog, runs: RunStore, runId: num
       picked.map((p) => p.path),
       size,
     );
-    const att = tf.tidy(() => backbone.attention(tf.tensor4d(x, [n, size, size, 3])));
-    const [, heads, patches] = att.shape;
-    let values: Float32Array;
-    try {
-      values = (await att.data()) as Float32Array; // async: webgpu in Node has no synchronous readback
-    } finally {
-      att.dispose();
-    }
-    const grid = Math.round(Math.sqrt(patches));
+    const { values, heads, patches, grid } = await clsAttention(backbone, x, n, size);
     const images = await Promise.all(
       picked.map(async (img, i) => {
         const rgb = new Uint8Array(size * size * 3);
@@ -61,6 +53,30 @@ export async function attentionMaps(catalog: Catalog, runs: RunStore, runId: num
   } finally {
     backbone.dispose();
   }
+}
+
+export interface ClsAttention {
+  /** [n, heads, patches]: row-major, patches in raster order of the grid */
+  values: Float32Array;
+  heads: number;
+  patches: number;
+  grid: number;
+}
+
+/**
+ * The last block's [CLS] → patch attention of `n` decoded images (NHWC floats, size × size). As in DINO's
+ * visualisation (attn[:, :, 0, 1:]) the [CLS] → [CLS] weight is left out, so a head's map sums to 1 minus it.
+ */
+export async function clsAttention(backbone: VisionTransformer, x: Float32Array, n: number, size: number): Promise<ClsAttention> {
+  const att = tf.tidy(() => backbone.attention(tf.tensor4d(x, [n, size, size, 3])));
+  const [, heads, patches] = att.shape;
+  let values: Float32Array;
+  try {
+    values = (await att.data()) as Float32Array; // async: webgpu in Node has no synchronous readback
+  } finally {
+    att.dispose();
+  }
+  return { values, heads, patches, grid: Math.round(Math.sqrt(patches)) };
 }
 
 /** grid × grid → size × size, sampling at pixel centres (align_corners = false), edges clamped. */
