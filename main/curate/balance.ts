@@ -11,6 +11,7 @@ import { conflict, invalid } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
 import { nearestNeighbours } from './cross-knn.js';
 import { embedImages } from './embeddings.js';
+import { withEncoder } from './encoders.js';
 import { mulberry32 } from '../common/random.js';
 import { defaultClusterCount, kmeans } from './kmeans.js';
 import { parseCurateOptions } from './options.js';
@@ -95,7 +96,7 @@ export async function runBalance(catalog: Catalog, options: BalanceOptions, ctx:
   ctx.setPhase('loading');
   const images = catalog.datasetImages(datasetId);
   if (images.length === 0) throw invalid(`dataset "${opts.dataset}" has no usable images`);
-  const emb = await embedImages(catalog, images, ctx);
+  const emb = await withEncoder(catalog, opts.encoder, (encoder) => embedImages(catalog, images, ctx, { encoder }));
   const { rows, packed } = packEmbedded(emb.vectors, emb.dim, images.length, emb.failed);
   if (rows.length === 0) throw invalid(`no image of "${opts.dataset}" could be described`);
   const k = opts.clusters ?? defaultClusterCount(rows.length);
@@ -158,8 +159,10 @@ export async function runRetrieve(catalog: Catalog, options: RetrieveOptions, ct
   ctx.setPhase('loading');
   const pool = catalog.datasetImages(datasetId);
   const seeds = catalog.datasetImages(seedId);
-  const poolEmb = await embedImages(catalog, pool, ctx);
-  const seedEmb = await embedImages(catalog, seeds, ctx);
+  const [poolEmb, seedEmb] = await withEncoder(catalog, opts.encoder, async (encoder) => [
+    await embedImages(catalog, pool, ctx, { encoder }),
+    await embedImages(catalog, seeds, ctx, { encoder }),
+  ]);
   ctx.setPhase('retrieving', seeds.length);
   const near = nearestNeighbours(seedEmb.vectors, poolEmb.vectors, poolEmb.dim, opts.perImage, {
     signal: ctx.signal,

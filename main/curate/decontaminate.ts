@@ -8,6 +8,7 @@ import { conflict } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
 import { nearestNeighbours } from './cross-knn.js';
 import { embedImages } from './embeddings.js';
+import { withEncoder } from './encoders.js';
 import { parseHash64, popcount32, type Hash64 } from './hamming-index.js';
 import { parseCurateOptions } from './options.js';
 
@@ -32,8 +33,10 @@ export async function runDecontaminate(catalog: Catalog, options: DecontaminateO
   ctx.setPhase('loading');
   const pool = catalog.datasetImages(datasetId);
   const evalSet = catalog.datasetImages(againstId);
-  const poolEmb = await embedImages(catalog, pool, ctx);
-  const evalEmb = await embedImages(catalog, evalSet, ctx);
+  const [poolEmb, evalEmb] = await withEncoder(catalog, opts.encoder, async (encoder) => [
+    await embedImages(catalog, pool, ctx, { encoder }),
+    await embedImages(catalog, evalSet, ctx, { encoder }),
+  ]);
   const dim = poolEmb.dim;
 
   ctx.setPhase('comparing', pool.length);

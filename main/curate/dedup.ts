@@ -3,6 +3,7 @@ import type { Catalog, DatasetImage } from '../catalog/catalog.js';
 import { conflict, invalid } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
 import { embedImages } from './embeddings.js';
+import { withEncoder } from './encoders.js';
 import { hammingPairs, hashInformation, MIN_HASH_INFORMATION, parseHash64, popcount32, type Hash64 } from './hamming-index.js';
 import { knnEdges, knnGraph } from './knn.js';
 import { pickKeeper, UnionFind } from './union-find.js';
@@ -92,11 +93,13 @@ export async function runDedup(catalog: Catalog, options: DedupOptions, ctx: Job
   let vectors: Float32Array | null = null;
   let dim = 0;
   let embeddingFailures = 0;
+  let encoderInfo: DedupResult['encoder'];
   if (use('embedding') && n > 1) {
-    const emb = await embedImages(catalog, images, ctx);
+    const emb = await withEncoder(catalog, opts.encoder, (encoder) => embedImages(catalog, images, ctx, { encoder }));
     vectors = emb.vectors;
     dim = emb.dim;
     embeddingFailures = emb.failed.length;
+    encoderInfo = emb.encoder;
     ctx.setPhase('neighbours', n);
     const graph = knnGraph(vectors, dim, {
       k: opts.k,
@@ -160,6 +163,7 @@ export async function runDedup(catalog: Catalog, options: DedupOptions, ctx: Job
     groups,
     removed: removedIds.size,
     embeddingFailures,
+    ...(encoderInfo ? { encoder: encoderInfo } : {}),
     applied,
     seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
   };

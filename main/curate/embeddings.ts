@@ -1,7 +1,8 @@
 import type { Statement } from 'better-sqlite3';
 import type { Catalog, DatasetImage } from '../catalog/catalog.js';
 import type { JobContext } from '../common/jobs.js';
-import { BUILTIN_ENCODER, computeDescriptor, DESCRIPTOR_DIMENSIONS } from './descriptor.js';
+import type { CurateEncoderInfo } from '../../shared/contract/curate.js';
+import { builtinEncoder, type CurateEncoder, describeEncoder } from './encoders.js';
 
 /** float32 → IEEE half precision bits, rounding to nearest even. */
 export function toHalf(value: number): number {
@@ -77,71 +78,92 @@ export interface EmbedResult {
   reused: number;
   /** indices of images that could not be embedded (their rows are zero) */
   failed: number[];
+  /** the encoder, how it ran and why (a model encoder on tfjs says why not ONNX Runtime) */
+  encoder: CurateEncoderInfo;
 }
 
 /**
- * Built-in descriptors for the given images: stored ones are reused when the file's sha256 still matches, the
- * rest are computed from the files and stored (float16) in batches, each in one transaction. A cancel keeps
- * the finished batches, which are a cache keyed by content and never change a dataset.
+ * Embeddings of the given images with `encoder` (the built-in descriptor when absent): stored ones are reused when
+ * they were made by the same encoder id (which names the exact weights) and the file's sha256 still matches; the
+ * rest are computed from the files in batches and stored (float16), each batch in one transaction. The next batch
+ * decodes while this one is embedded. A cancel keeps the finished batches, which are a cache keyed by content and
+ * never change a dataset. The caller owns the encoder (and closes it).
  */
 export async function embedImages(
   catalog: Catalog,
   images: readonly DatasetImage[],
   ctx: JobContext,
-  options: { concurrency?: number; batchSize?: number } = {},
+  options: { encoder?: CurateEncoder } = {},
 ): Promise<EmbedResult> {
-  const encoder = BUILTIN_ENCODER;
-  const dim = DESCRIPTOR_DIMENSIONS;
+  const encoder = options.encoder ?? builtinEncoder();
+  const key = encoder.id;
+  const dim = encoder.dim;
+  const info: CurateEncoderInfo = { id: encoder.id, label: encoder.label, runtime: encoder.runtime, fallback: encoder.fallback };
   const s = stmts(catalog);
   const vectors = new Float32Array(images.length * dim);
   const todo: number[] = [];
   let reused = 0;
   for (let i = 0; i < images.length; i++) {
     const img = images[i]!;
-    const row = s.get.get(encoder, img.id) as { sha256: string; dim: number; dtype: string; vector: Buffer } | undefined;
+    const row = s.get.get(key, img.id) as { sha256: string; dim: number; dtype: string; vector: Buffer } | undefined;
     if (row && row.sha256 === img.sha256 && row.dim === dim && row.dtype === 'f16') {
       decodeF16Into(row.vector, vectors, i * dim);
       reused++;
     } else todo.push(i);
   }
   ctx.setPhase('embedding', todo.length);
+  if (todo.length > 0) {
+    ctx.progress(0, 0, describeEncoder(info));
+  }
   const failed: number[] = [];
-  const batchSize = options.batchSize ?? 256;
-  let pending: { id: number; sha: string; blob: Buffer }[] = [];
-  const flush = catalog.db.transaction((rows: typeof pending) => {
-    for (const r of rows) s.put.run(encoder, r.id, r.sha, dim, r.blob);
+  const flush = catalog.db.transaction((rows: { id: number; sha: string; blob: Buffer }[]) => {
+    for (const r of rows) s.put.run(key, r.id, r.sha, dim, r.blob);
   });
-  let next = 0;
+  const batches: number[][] = [];
+  for (let b = 0; b < todo.length; b += encoder.batchSize) batches.push(todo.slice(b, b + encoder.batchSize));
+  const start = (b: number) => {
+    const p = encoder.embed(batches[b]!.map((i) => images[i]!.path), ctx.signal);
+    // a failure is reported when the batch is awaited, not as an unhandled rejection meanwhile
+    p.catch(() => undefined);
+    return p;
+  };
+  let inFlight = batches.length > 0 ? start(0) : null;
   let done = 0;
-  const worker = async () => {
-    while (!ctx.signal.aborted) {
-      const t = next++;
-      if (t >= todo.length) return;
-      const i = todo[t]!;
-      const img = images[i]!;
+  try {
+    for (let b = 0; b < batches.length && !ctx.signal.aborted; b++) {
+      const current = inFlight!;
+      inFlight = b + 1 < batches.length ? start(b + 1) : null;
+      let rows: (Float32Array | null)[];
       try {
-        const v = await computeDescriptor(img.path);
+        rows = await current;
+      } catch (err) {
+        if (ctx.signal.aborted) break;
+        throw err;
+      }
+      const pending: { id: number; sha: string; blob: Buffer }[] = [];
+      batches[b]!.forEach((i, j) => {
+        const v = rows[j];
+        if (!v) {
+          failed.push(i);
+          return;
+        }
         const blob = encodeF16(v);
         // Store what was stored, so that a fresh run and a cached one see identical vectors.
         decodeF16Into(blob, vectors, i * dim);
+        const img = images[i]!;
         if (img.sha256) pending.push({ id: img.id, sha: img.sha256, blob });
-      } catch {
-        failed.push(i);
-      }
-      done++;
-      if (pending.length >= batchSize) {
-        flush(pending);
-        pending = [];
-      }
+      });
+      if (pending.length) flush(pending);
+      done += batches[b]!.length;
       ctx.progress(done, failed.length);
+      // let progress events and cancel requests through between batches
+      await new Promise((r) => setImmediate(r));
     }
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.max(1, options.concurrency ?? 4) }, worker));
   } finally {
-    if (pending.length) flush(pending);
+    // never leave a forward pass running on an encoder the caller is about to close
+    await inFlight?.catch(() => undefined);
   }
   ctx.throwIfCancelled();
   failed.sort((a, b) => a - b);
-  return { dim, vectors, computed: todo.length - failed.length, reused, failed };
+  return { dim, vectors, computed: todo.length - failed.length, reused, failed, encoder: info };
 }

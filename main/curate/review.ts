@@ -13,6 +13,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { conflict, invalid } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
 import { embedImages } from './embeddings.js';
+import { withEncoder } from './encoders.js';
 import { knnEdges, knnGraph } from './knn.js';
 import { UnionFind } from './union-find.js';
 
@@ -31,7 +32,7 @@ export async function runReview(catalog: Catalog, input: ReviewOptions, ctx: Job
   const datasetId = catalog.datasetIdByName(opts.dataset);
   ctx.setPhase('loading');
   const images = catalog.datasetImages(datasetId);
-  const emb = await embedImages(catalog, images, ctx);
+  const emb = await withEncoder(catalog, opts.encoder, (encoder) => embedImages(catalog, images, ctx, { encoder }));
   const failed = new Set(emb.failed);
   const dim = emb.dim;
   // Only embedded images take part: a failed image's zero row would look equally far from everything.

@@ -1,5 +1,6 @@
 import type { Services } from '../services.js';
 import { parseDedupOptions, runDedup } from '../curate/dedup.js';
+import { checkEncoderSpec } from '../curate/encoders.js';
 import type { HandlerGroup } from './types.js';
 
 type CurateRequest = 'curate.dedup';
@@ -10,6 +11,7 @@ export function curateHandlers(s: Services): HandlerGroup<CurateRequest> {
       const options = parseDedupOptions(input);
       // Fail at once, before a job starts, on a dataset that is not there.
       s.catalog.datasetIdByName(options.dataset);
+      checkEncoderSpec(s.catalog, options.encoder, { absolute: true });
       const { jobId, promise } = s.jobs.start('dedup', (ctx) => runDedup(s.catalog, options, ctx));
       promise.then(
         (result) => {

@@ -1,5 +1,6 @@
 import type { Services } from '../services.js';
 import { ReviewInput } from '../../shared/contract/curate-review.js';
+import { checkEncoderSpec } from '../curate/encoders.js';
 import { applyReview, runReview } from '../curate/review.js';
 import type { HandlerGroup } from './types.js';
 
@@ -11,6 +12,7 @@ export function curateReviewHandlers(s: Services): HandlerGroup<CurateReviewRequ
       const options = ReviewInput.parse(input);
       // Fail at once, before a job starts, on a dataset that is not there.
       s.catalog.datasetIdByName(options.dataset);
+      checkEncoderSpec(s.catalog, options.encoder, { absolute: true });
       const { jobId } = s.jobs.start('embed', (ctx) => runReview(s.catalog, options, ctx));
       return { jobId };
     },

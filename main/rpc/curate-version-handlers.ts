@@ -4,6 +4,7 @@ import type { JobContext } from '../common/jobs.js';
 import type { Services } from '../services.js';
 import { parseBalanceOptions, parseRetrieveOptions, runBalance, runRetrieve } from '../curate/balance.js';
 import { parseDecontaminateOptions, runDecontaminate } from '../curate/decontaminate.js';
+import { checkEncoderSpec } from '../curate/encoders.js';
 import { exportDataset, parseExportOptions } from '../curate/export-dataset.js';
 import type { HandlerGroup } from './types.js';
 
@@ -28,17 +29,20 @@ export function curateVersionHandlers(s: Services): HandlerGroup<CurateVersionRe
       // Fail at once, before a job starts, on a dataset that is not there.
       s.catalog.datasetIdByName(options.dataset);
       s.catalog.datasetIdByName(options.against);
+      checkEncoderSpec(s.catalog, options.encoder, { absolute: true });
       return start('curate', (ctx) => runDecontaminate(s.catalog, options, ctx));
     },
     'curate.balance': (input) => {
       const options = parseBalanceOptions(input);
       s.catalog.datasetIdByName(options.dataset);
+      checkEncoderSpec(s.catalog, options.encoder, { absolute: true });
       return start('curate', (ctx) => runBalance(s.catalog, options, ctx));
     },
     'curate.retrieve': (input) => {
       const options = parseRetrieveOptions(input);
       s.catalog.datasetIdByName(options.dataset);
       s.catalog.datasetIdByName(options.seedDataset);
+      checkEncoderSpec(s.catalog, options.encoder, { absolute: true });
       return start('curate', (ctx) => runRetrieve(s.catalog, options, ctx));
     },
     'curate.export': (input) => {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { request } from './define.js';
 import { DatasetName, Id } from './common.js';
+import { EncoderSpec } from './curate.js';
 
 /**
  * What the Curation page needs to review a dataset before (and besides) a dedup job: each image's similarity to its
@@ -20,6 +21,8 @@ export const ReviewInput = z
     k: z.number().int().min(1).max(100).default(10),
     /** colours on the map; √(points/2) capped at 12 when absent */
     clusters: z.number().int().min(1).max(12).optional(),
+    /** the encoder (as the dedup job took it), so the review reads the vectors dedup stored */
+    encoder: EncoderSpec.optional(),
   })
   .strict();
 export type ReviewInput = z.input<typeof ReviewInput>;

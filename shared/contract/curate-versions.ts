@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { request } from './define.js';
 import { DatasetName, FsPath, Id } from './common.js';
+import { EncoderSpec } from './curate.js';
 
 /**
  * Curation steps that make a new dataset version from an existing one (decontamination, balancing, retrieval)
@@ -32,6 +33,8 @@ export const DecontaminateInput = z
     cosine: DecontaminateCosine.default(DECONTAMINATE_DEFAULTS.cosine),
     /** also drop pool images whose 64-bit perceptual hash is within this many bits of an evaluation image's */
     phashDistance: z.number().int('phash distance must be a whole number of bits').min(0, 'phash distance must be in 0..32').max(32, 'phash distance must be in 0..32').optional(),
+    /** the encoder the images are embedded with; the built-in descriptor when absent */
+    encoder: EncoderSpec.optional(),
     apply: DatasetName.optional(),
   })
   .strict();
@@ -78,6 +81,8 @@ export const BalanceInput = z
     keep: BalanceKeep.default('nearest'),
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
     maxIterations: z.number().int().min(1).max(1000).default(25),
+    /** the encoder the images are embedded with; the built-in descriptor when absent */
+    encoder: EncoderSpec.optional(),
     apply: DatasetName.optional(),
   })
   .strict();
@@ -109,6 +114,8 @@ export const RetrieveInput = z
     /** a curated seed set; the pool images nearest each of its images are kept */
     seedDataset: DatasetName,
     perImage: z.number().int('per-image must be a whole number').min(1, 'per-image must be in 1..1000').max(1000, 'per-image must be in 1..1000'),
+    /** the encoder the images are embedded with; the built-in descriptor when absent */
+    encoder: EncoderSpec.optional(),
     apply: DatasetName.optional(),
   })
   .strict();

@@ -35,6 +35,33 @@ export const CosineThreshold = z
   .min(COSINE_RANGE[0], `cosine threshold must be in ${COSINE_RANGE[0]}..${COSINE_RANGE[1]}`)
   .max(COSINE_RANGE[1], `cosine threshold must be in ${COSINE_RANGE[0]}..${COSINE_RANGE[1]}`);
 
+/**
+ * Which encoder embeds the images for the embedding strategy (and decontamination, balancing, review):
+ * 'builtin' (the built-in descriptor, the default), a run id (the backbone of that run's last checkpoint), or the
+ * path of a model: a Curio encoder folder (model.json + weights.bin from `curio export-encoder`), its model.json,
+ * a .onnx file, or a folder holding model.onnx.
+ */
+export const EncoderSpec = z
+  .union([z.number(), z.string()], { error: 'encoder must be "builtin", a run id or a model path' })
+  .superRefine((v, ctx) => {
+    if (typeof v === 'number' && !(Number.isInteger(v) && v > 0)) ctx.addIssue({ code: 'custom', message: 'a run id is a positive whole number' });
+    if (typeof v === 'string' && v.trim() === '') ctx.addIssue({ code: 'custom', message: 'the encoder path is empty' });
+    if (typeof v === 'string' && v.length > 4096) ctx.addIssue({ code: 'custom', message: 'the encoder path is longer than 4096 characters' });
+  });
+export type EncoderSpec = z.infer<typeof EncoderSpec>;
+export const BUILTIN_ENCODER_SPEC = 'builtin';
+
+/** The encoder a job embedded with, and how it ran. */
+export const CurateEncoderInfo = z.object({
+  /** the embeddings' key: the built-in descriptor's version, a run id + step + weights hash, or a file's sha256 */
+  id: z.string(),
+  label: z.string(),
+  runtime: z.enum(['builtin', 'onnxruntime', 'tfjs']),
+  /** why a model encoder ran on tfjs instead of ONNX Runtime */
+  fallback: z.string().nullable(),
+});
+export type CurateEncoderInfo = z.infer<typeof CurateEncoderInfo>;
+
 export const DedupInput = z
   .object({
     dataset: DatasetName,
@@ -47,6 +74,8 @@ export const DedupInput = z
     cosine: CosineThreshold.default(DEDUP_DEFAULTS.cosine),
     k: z.number().int().min(1).max(1000).default(DEDUP_DEFAULTS.k),
     keep: KeepRule.default(DEDUP_DEFAULTS.keep),
+    /** the embedding strategy's encoder; the built-in descriptor when absent */
+    encoder: EncoderSpec.optional(),
     /** name of the curated dataset version to create; report only when absent */
     apply: DatasetName.optional(),
   })
@@ -84,6 +113,8 @@ export const DedupResult = z.object({
   removed: z.number().int().nonnegative(),
   /** images the descriptor could not be computed for (they take part through exact and phash only) */
   embeddingFailures: z.number().int().nonnegative(),
+  /** the encoder the embedding strategy used; absent when it did not run */
+  encoder: CurateEncoderInfo.optional(),
   applied: z.object({ name: z.string(), datasetId: Id, imageCount: z.number().int().nonnegative() }).nullable(),
   seconds: z.number().nonnegative(),
 });

@@ -2,6 +2,8 @@ import type { BalanceResult, DecontaminateResult, RetrieveResult } from '../../.
 import { DECONTAMINATE_DEFAULTS } from '../../../shared/contract/curate-versions.js';
 import { parseBalanceOptions, parseRetrieveOptions, runBalance, runRetrieve } from '../../curate/balance.js';
 import { parseDecontaminateOptions, runDecontaminate } from '../../curate/decontaminate.js';
+import { checkEncoderSpec, encoderSpecFromArg } from '../../curate/encoders.js';
+import type { EncoderSpec } from '../../../shared/contract/curate.js';
 import { CurioError } from '../../common/errors.js';
 import type { JobContext } from '../../common/jobs.js';
 import { createServices } from '../../services.js';
@@ -10,9 +12,9 @@ import { attachProgress, cancelOnSigint, Output } from '../output.js';
 import type { Command } from '../command.js';
 
 const USAGE = [
-  'curio curate decontaminate --dataset POOL --against EVAL [--cosine C] [--phash-distance D] [--apply NAME] [--db FILE] [--json]',
-  '       curio curate balance --dataset NAME [--clusters K] [--per-cluster N] [--keep nearest|random] [--seed S] [--iterations N] [--apply NAME] [--db FILE] [--json]',
-  '       curio curate retrieve --dataset POOL --seed-dataset SEED --per-image N [--apply NAME] [--db FILE] [--json]',
+  'curio curate decontaminate --dataset POOL --against EVAL [--cosine C] [--phash-distance D] [--encoder builtin|RUN|FILE] [--apply NAME] [--db FILE] [--json]',
+  '       curio curate balance --dataset NAME [--clusters K] [--per-cluster N] [--keep nearest|random] [--seed S] [--iterations N] [--encoder builtin|RUN|FILE] [--apply NAME] [--db FILE] [--json]',
+  '       curio curate retrieve --dataset POOL --seed-dataset SEED --per-image N [--encoder builtin|RUN|FILE] [--apply NAME] [--db FILE] [--json]',
 ].join('\n');
 
 /** A flag's value as a number, or a usage error naming the flag. */
@@ -36,10 +38,16 @@ function asUsage<T>(flags: Record<string, string>, parseOptions: () => T): T {
   }
 }
 
-async function runJob<T>(db: string | undefined, work: (s: ReturnType<typeof createServices>, ctx: JobContext) => Promise<T>): Promise<T> {
+async function runJob<T>(
+  db: string | undefined,
+  encoder: EncoderSpec | undefined,
+  work: (s: ReturnType<typeof createServices>, ctx: JobContext) => Promise<T>,
+): Promise<T> {
   const services = createServices({ dbPath: db, mode: 'browser' });
   const detach = attachProgress(services.bus);
   try {
+    // an unknown run or a missing file fails here, in one line, before any work starts
+    checkEncoderSpec(services.catalog, encoder);
     const { jobId, promise } = services.jobs.start('curate', (ctx) => work(services, ctx));
     const stopSigint = cancelOnSigint(() => services.jobs.cancel(jobId));
     return await promise.finally(stopSigint);
@@ -59,19 +67,21 @@ async function decontaminate(argv: string[]): Promise<number> {
     against: { type: 'string' },
     cosine: { type: 'string' },
     'phash-distance': { type: 'string' },
+    encoder: { type: 'string' },
     apply: { type: 'string' },
   });
-  const options = asUsage({ dataset: 'dataset', against: 'against', cosine: 'cosine', phashDistance: 'phash-distance', apply: 'apply' }, () =>
+  const options = asUsage({ dataset: 'dataset', against: 'against', cosine: 'cosine', phashDistance: 'phash-distance', encoder: 'encoder', apply: 'apply' }, () =>
     parseDecontaminateOptions({
       dataset: requireString(values.dataset, 'dataset'),
       against: requireString(values.against, 'against'),
       ...(values.cosine !== undefined ? { cosine: num('cosine', values.cosine) } : {}),
       ...(values['phash-distance'] !== undefined ? { phashDistance: num('phash-distance', values['phash-distance']) } : {}),
+      ...(values.encoder !== undefined ? { encoder: encoderSpecFromArg(values.encoder) } : {}),
       ...(values.apply !== undefined ? { apply: values.apply } : {}),
     }),
   );
   const out = new Output(values.json);
-  const r: DecontaminateResult = await runJob(values.db, (s, ctx) => runDecontaminate(s.catalog, options, ctx));
+  const r: DecontaminateResult = await runJob(values.db, options.encoder, (s, ctx) => runDecontaminate(s.catalog, options, ctx));
   out.info(
     [
       `pool        ${r.dataset} (${r.imageCount} images)`,
@@ -96,10 +106,11 @@ async function balance(argv: string[]): Promise<number> {
     keep: { type: 'string' },
     seed: { type: 'string' },
     iterations: { type: 'string' },
+    encoder: { type: 'string' },
     apply: { type: 'string' },
   });
   const options = asUsage(
-    { dataset: 'dataset', clusters: 'clusters', perCluster: 'per-cluster', keep: 'keep', seed: 'seed', maxIterations: 'iterations', apply: 'apply' },
+    { dataset: 'dataset', clusters: 'clusters', perCluster: 'per-cluster', keep: 'keep', seed: 'seed', maxIterations: 'iterations', encoder: 'encoder', apply: 'apply' },
     () =>
       parseBalanceOptions({
         dataset: requireString(values.dataset, 'dataset'),
@@ -108,11 +119,12 @@ async function balance(argv: string[]): Promise<number> {
         ...(values.keep !== undefined ? { keep: values.keep } : {}),
         ...(values.seed !== undefined ? { seed: num('seed', values.seed) } : {}),
         ...(values.iterations !== undefined ? { maxIterations: num('iterations', values.iterations) } : {}),
+        ...(values.encoder !== undefined ? { encoder: encoderSpecFromArg(values.encoder) } : {}),
         ...(values.apply !== undefined ? { apply: values.apply } : {}),
       }),
   );
   const out = new Output(values.json);
-  const r: BalanceResult = await runJob(values.db, (s, ctx) => runBalance(s.catalog, options, ctx));
+  const r: BalanceResult = await runJob(values.db, options.encoder, (s, ctx) => runBalance(s.catalog, options, ctx));
   const largest = [...r.clusterSizes].sort((a, b) => b - a).slice(0, 5);
   out.info(
     [
@@ -133,18 +145,20 @@ async function retrieve(argv: string[]): Promise<number> {
     dataset: { type: 'string' },
     'seed-dataset': { type: 'string' },
     'per-image': { type: 'string' },
+    encoder: { type: 'string' },
     apply: { type: 'string' },
   });
-  const options = asUsage({ dataset: 'dataset', seedDataset: 'seed-dataset', perImage: 'per-image', apply: 'apply' }, () =>
+  const options = asUsage({ dataset: 'dataset', seedDataset: 'seed-dataset', perImage: 'per-image', encoder: 'encoder', apply: 'apply' }, () =>
     parseRetrieveOptions({
       dataset: requireString(values.dataset, 'dataset'),
       seedDataset: requireString(values['seed-dataset'], 'seed-dataset'),
       perImage: num('per-image', requireString(values['per-image'], 'per-image')),
+      ...(values.encoder !== undefined ? { encoder: encoderSpecFromArg(values.encoder) } : {}),
       ...(values.apply !== undefined ? { apply: values.apply } : {}),
     }),
   );
   const out = new Output(values.json);
-  const r: RetrieveResult = await runJob(values.db, (s, ctx) => runRetrieve(s.catalog, options, ctx));
+  const r: RetrieveResult = await runJob(values.db, options.encoder, (s, ctx) => runRetrieve(s.catalog, options, ctx));
   out.info(
     [
       `pool        ${r.dataset} (${r.imageCount} images)`,

@@ -1,6 +1,7 @@
 import { DEDUP_DEFAULTS, type DedupResult } from '../../../shared/contract/curate.js';
 import { parseDedupOptions } from '../../curate/dedup.js';
 import { runDedup } from '../../curate/dedup.js';
+import { checkEncoderSpec, describeEncoder, encoderSpecFromArg } from '../../curate/encoders.js';
 import { CurioError } from '../../common/errors.js';
 import { createServices } from '../../services.js';
 import { parse, requireString, UsageError } from '../args.js';
@@ -11,7 +12,7 @@ export const dedupCommand: Command = {
   name: 'dedup',
   usage:
     'curio dedup --dataset NAME [--strategy exact,phash,embedding] [--phash-distance D] [--cosine C] [--k K] ' +
-    '[--keep resolution|size|first] [--apply NAME] [--db FILE] [--json]',
+    '[--encoder builtin|RUN|FILE] [--keep resolution|size|first] [--apply NAME] [--db FILE] [--json]',
   summary: `Find near-duplicate groups (default: ${DEDUP_DEFAULTS.strategies.join('+')}, phash ≤ ${DEDUP_DEFAULTS.phashDistance}, cosine ≥ ${DEDUP_DEFAULTS.cosine}); --apply NAME makes a curated version without them`,
   async run(argv) {
     const { values } = parse(argv, {
@@ -21,6 +22,7 @@ export const dedupCommand: Command = {
       cosine: { type: 'string' },
       k: { type: 'string' },
       keep: { type: 'string' },
+      encoder: { type: 'string' },
       apply: { type: 'string' },
     });
     const num = (flag: string, v: string | undefined) => {
@@ -38,6 +40,7 @@ export const dedupCommand: Command = {
         ...(values.cosine !== undefined ? { cosine: num('cosine', values.cosine) } : {}),
         ...(values.k !== undefined ? { k: num('k', values.k) } : {}),
         ...(values.keep !== undefined ? { keep: values.keep } : {}),
+        ...(values.encoder !== undefined ? { encoder: encoderSpecFromArg(values.encoder) } : {}),
         ...(values.apply !== undefined ? { apply: values.apply } : {}),
       });
     } catch (err) {
@@ -48,6 +51,8 @@ export const dedupCommand: Command = {
     const services = createServices({ dbPath: values.db, mode: 'browser' });
     const detach = attachProgress(services.bus);
     try {
+      // an unknown run or a missing file fails here, in one line, before any work starts
+      checkEncoderSpec(services.catalog, options.encoder);
       const { jobId, promise } = services.jobs.start('dedup', (ctx) => runDedup(services.catalog, options, ctx));
       const stopSigint = cancelOnSigint(() => services.jobs.cancel(jobId));
       const result: DedupResult = await promise.finally(stopSigint);
@@ -73,6 +78,7 @@ function flagName(message: string): string {
     .replace(/^cosine:/, '--cosine:')
     .replace(/^k:/, '--k:')
     .replace(/^keep:/, '--keep:')
+    .replace(/^encoder:/, '--encoder:')
     .replace(/^apply:/, '--apply:')
     .replace(/^dataset:/, '--dataset:');
 }
@@ -84,6 +90,7 @@ function renderSummary(r: DedupResult): string {
     `edges       ${Object.entries(r.edges).map(([s, c]) => `${s} ${c}`).join(', ')}`,
     `groups      ${r.groups.length}, ${r.removed} images would be removed`,
   ];
+  if (r.encoder) lines.push(`encoder     ${describeEncoder(r.encoder)}`);
   if (r.embeddingFailures) lines.push(`warning     ${r.embeddingFailures} images could not be described (exact and phash only)`);
   lines.push(r.applied ? `applied     "${r.applied.name}" with ${r.applied.imageCount} images` : 'applied     no (report only; --apply NAME makes a curated version)');
   lines.push(`seconds     ${r.seconds.toFixed(1)}`);

@@ -1,0 +1,285 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { BUILTIN_ENCODER_SPEC, type CurateEncoderInfo, type EncoderSpec } from '../../shared/contract/curate.js';
+import type { Catalog } from '../catalog/catalog.js';
+import { CurioError, invalid, notFound } from '../common/errors.js';
+import { buildBackbone, decodeForEncoder, ensureBackend, type EncoderSource, runEncoder } from '../evaluate/extract.js';
+import { encoderToOnnx, ONNX_FILE } from '../onnx/encoder.js';
+import { createOnnxEmbedderFromBytes } from '../onnx/runtime.js';
+import { isBackboneName } from '../train/models/index.js';
+import type { ModuleState } from '../train/nn/module.js';
+import { readEncoder } from '../train/runs/export.js';
+import { RunStore } from '../train/runs/run-store.js';
+import { BUILTIN_ENCODER, computeDescriptor, DESCRIPTOR_DIMENSIONS } from './descriptor.js';
+
+/**
+ * The encoders curation embeds with: the built-in descriptor, a run's encoder, or an imported model file.
+ *
+ * A model encoder runs on ONNX Runtime (CPU) when its graph can be written and ORT loads, because that is several
+ * times faster than tfjs on a laptop CPU (bench/onnx); otherwise (ViT, or ORT failing to load) on tfjs, with the
+ * reason in `fallback`. Images are decoded as evaluation decodes them (decodeForEncoder: cover-resize and centre
+ * crop to the encoder's training size, values in [0, 1]), and every output row is L2-normalised, so that a dot
+ * product is the cosine similarity, as with the built-in descriptor.
+ */
+export interface CurateEncoder extends CurateEncoderInfo {
+  /** embedding length */
+  readonly dim: number;
+  /** images per embed() call that keep the encoder busy without holding much memory */
+  readonly batchSize: number;
+  /** one L2-normalised row per path, or null for an image that could not be decoded */
+  embed(paths: readonly string[], signal?: AbortSignal): Promise<(Float32Array | null)[]>;
+  close(): Promise<void>;
+}
+
+export type EncoderRuntime = 'auto' | 'onnxruntime' | 'tfjs';
+
+export interface ResolveEncoderOptions {
+  /** 'auto' (ORT when it can, else tfjs); the others force one, for tests and measurements */
+  runtime?: EncoderRuntime;
+  /** ORT intra-op threads; default all cores */
+  threads?: number;
+}
+
+/** `builtin` when absent. */
+export async function resolveEncoder(catalog: Catalog, spec: EncoderSpec | undefined, options: ResolveEncoderOptions = {}): Promise<CurateEncoder> {
+  if (spec === undefined || spec === BUILTIN_ENCODER_SPEC) return builtinEncoder();
+  if (typeof spec === 'number') return runModelEncoder(catalog, spec, options);
+  return fileEncoder(spec, options);
+}
+
+/** A command-line --encoder value: a whole number is a run id, `builtin` the descriptor, anything else a path. */
+export function encoderSpecFromArg(value: string): EncoderSpec {
+  const v = value.trim();
+  if (v === '') throw invalid('--encoder is empty: give builtin, a run id or a model path');
+  if (v === BUILTIN_ENCODER_SPEC) return v;
+  if (/^\d+$/.test(v)) return Number(v);
+  return path.resolve(v);
+}
+
+/** How an encoder ran, for a summary line. */
+export function describeEncoder(e: CurateEncoderInfo): string {
+  return `${e.label} on ${e.runtime}${e.fallback ? ` (not ONNX Runtime: ${e.fallback})` : ''}`;
+}
+
+/** Runs `work` with the resolved encoder and closes it after, also on failure or cancel. */
+export async function withEncoder<T>(catalog: Catalog, spec: EncoderSpec | undefined, work: (encoder: CurateEncoder) => Promise<T>, options: ResolveEncoderOptions = {}): Promise<T> {
+  const encoder = await resolveEncoder(catalog, spec, options);
+  try {
+    return await work(encoder);
+  } finally {
+    await encoder.close();
+  }
+}
+
+/**
+ * The cheap part of resolving, for a request handler to refuse a bad encoder before a job starts: the run exists,
+ * or the path does. Whether the file is a loadable model is found out by resolveEncoder, in the job.
+ */
+export function checkEncoderSpec(catalog: Catalog, spec: EncoderSpec | undefined, options: { absolute?: boolean } = {}): void {
+  if (spec === undefined || spec === BUILTIN_ENCODER_SPEC) return;
+  if (typeof spec === 'number') new RunStore(catalog).get(spec);
+  // over RPC a relative path would resolve against main's working folder, which the user never chose
+  else if (options.absolute && !path.isAbsolute(spec)) throw invalid('encoder: a model path must be absolute');
+  else if (!fs.existsSync(path.resolve(spec))) throw notFound(`encoder ${path.resolve(spec)} does not exist`);
+}
+
+export function builtinEncoder(concurrency = 4): CurateEncoder {
+  return {
+    id: BUILTIN_ENCODER,
+    label: 'built-in descriptor',
+    runtime: 'builtin',
+    fallback: null,
+    dim: DESCRIPTOR_DIMENSIONS,
+    batchSize: 32,
+    async embed(paths, signal) {
+      const out: (Float32Array | null)[] = new Array<Float32Array | null>(paths.length).fill(null);
+      let next = 0;
+      const worker = async () => {
+        for (let i = next++; i < paths.length && !signal?.aborted; i = next++) {
+          // computeDescriptor returns a unit vector already
+          out[i] = await computeDescriptor(paths[i]!).catch(() => null);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.max(1, concurrency) }, worker));
+      return out;
+    },
+    close: async () => undefined,
+  };
+}
+
+type ModelSource = Extract<EncoderSource, { kind: 'run' }>;
+
+async function runModelEncoder(catalog: Catalog, runId: number, options: ResolveEncoderOptions): Promise<CurateEncoder> {
+  // unknown run → not-found "no run with id N"; no checkpoint or no backbone in it → a 'failed' error saying so
+  const source = runEncoder(new RunStore(catalog), runId);
+  const id = `run:${runId}:step${source.step}:${weightsHash(source.state)}`;
+  return modelEncoder(id, `run ${runId} (${source.backbone}, step ${source.step})`, source, options);
+}
+
+/** A model file: a .onnx file, a folder with model.onnx, or a Curio encoder folder (or its model.json). */
+async function fileEncoder(spec: string, options: ResolveEncoderOptions): Promise<CurateEncoder> {
+  const resolved = path.resolve(spec);
+  if (!fs.existsSync(resolved)) throw notFound(`encoder ${resolved} does not exist`);
+  const isDir = fs.statSync(resolved).isDirectory();
+  if (isDir && fs.existsSync(path.join(resolved, ONNX_FILE))) return onnxFileEncoder(path.join(resolved, ONNX_FILE), options);
+  if (!isDir && resolved.toLowerCase().endsWith('.onnx')) return onnxFileEncoder(resolved, options);
+  if (isDir && fs.existsSync(path.join(resolved, 'model.json'))) return curioFolderEncoder(resolved, options);
+  if (!isDir && path.basename(resolved) === 'model.json') return curioFolderEncoder(path.dirname(resolved), options);
+  throw invalid(
+    isDir
+      ? `encoder folder ${resolved} holds neither ${ONNX_FILE} nor a Curio model.json`
+      : `encoder ${resolved} is not a model: give a .onnx file, a Curio encoder folder (curio export-encoder) or its model.json`,
+  );
+}
+
+async function onnxFileEncoder(file: string, options: ResolveEncoderOptions): Promise<CurateEncoder> {
+  if (options.runtime === 'tfjs') throw invalid(`encoder ${file} is an ONNX model; it runs on ONNX Runtime only`);
+  const bytes = fs.readFileSync(file);
+  const id = `onnx:sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+  // a malformed file: "cannot load ONNX encoder <file>: <ORT's first line>"
+  return ortEncoder(id, file, await createOnnxEmbedderFromBytes(bytes, threadOptions(options), file));
+}
+
+async function curioFolderEncoder(dir: string, options: ResolveEncoderOptions): Promise<CurateEncoder> {
+  let read: ReturnType<typeof readEncoder>;
+  const hash = createHash('sha256');
+  try {
+    read = readEncoder(dir);
+    // the key covers every byte the weights come from, so an overwritten export never reuses stale vectors
+    hash.update(fs.readFileSync(path.join(dir, 'model.json')));
+    for (const p of read.manifest.weightsManifest[0]!.paths) hash.update(fs.readFileSync(path.join(dir, p)));
+  } catch (err) {
+    if (err instanceof CurioError) throw err;
+    throw invalid(`cannot read encoder ${dir}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const m = read.manifest;
+  if (typeof m.backbone !== 'string' || !isBackboneName(m.backbone)) throw invalid(`encoder ${dir}: unknown backbone "${String(m.backbone)}"`);
+  if (!Number.isInteger(m.imageSize) || m.imageSize < 8) throw invalid(`encoder ${dir}: image size must be a whole number ≥ 8, got ${String(m.imageSize)}`);
+  const source: ModelSource = {
+    kind: 'run',
+    runId: Number(m.runId) || 0,
+    step: Number(m.step) || 0,
+    epoch: 0,
+    method: String(m.method),
+    backbone: m.backbone,
+    imageSize: m.imageSize,
+    patchSize: m.patchSize ?? null,
+    state: read.tensors,
+  };
+  return modelEncoder(`tfjs:sha256:${hash.digest('hex')}`, dir, source, options);
+}
+
+/** ORT when the architecture has a graph and ORT loads it; tfjs otherwise, saying why. */
+async function modelEncoder(id: string, label: string, source: ModelSource, options: ResolveEncoderOptions): Promise<CurateEncoder> {
+  const runtime = options.runtime ?? 'auto';
+  let fallback: string | null = null;
+  if (runtime === 'tfjs') fallback = 'tfjs was asked for';
+  else if (source.backbone.startsWith('vit')) fallback = `${source.backbone} has no ONNX graph yet (ResNets only)`;
+  else {
+    try {
+      const bytes = encoderToOnnx({ backbone: source.backbone, imageSize: source.imageSize, tensors: source.state });
+      return ortEncoder(id, label, await createOnnxEmbedderFromBytes(bytes, threadOptions(options), label));
+    } catch (err) {
+      if (runtime === 'onnxruntime') throw err instanceof CurioError ? err : invalid(`cannot run ${label} on ONNX Runtime: ${(err as Error).message.split('\n')[0]}`);
+      fallback = `ONNX Runtime could not run it: ${(err as Error).message.split('\n')[0]}`;
+    }
+  }
+  if (runtime === 'onnxruntime') throw invalid(`cannot run ${label} on ONNX Runtime: ${fallback}`);
+  return tfjsEncoder(id, label, source, fallback);
+}
+
+function threadOptions(options: ResolveEncoderOptions): { threads?: number } {
+  return options.threads !== undefined ? { threads: options.threads } : {};
+}
+
+function ortEncoder(id: string, label: string, ort: Awaited<ReturnType<typeof createOnnxEmbedderFromBytes>>): CurateEncoder {
+  return {
+    id,
+    label,
+    runtime: 'onnxruntime',
+    fallback: null,
+    dim: ort.dim,
+    batchSize: 64,
+    async embed(paths, signal) {
+      const { x, ok } = await decodeBatch(paths, ort.imageSize, signal);
+      if (ok.length === 0) return paths.map(() => null);
+      return rowsFor(paths.length, ok, await ort.embed(x, ok.length), ort.dim);
+    },
+    close: () => ort.close(),
+  };
+}
+
+async function tfjsEncoder(id: string, label: string, source: ModelSource, fallback: string | null): Promise<CurateEncoder> {
+  await ensureBackend();
+  let backbone: ReturnType<typeof buildBackbone>;
+  try {
+    backbone = buildBackbone(source);
+  } catch (err) {
+    throw invalid(`encoder ${label}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const size = source.imageSize;
+  const dim = backbone.outputDim;
+  return {
+    id,
+    label,
+    runtime: 'tfjs',
+    fallback,
+    dim,
+    batchSize: 32,
+    async embed(paths, signal) {
+      const { x, ok } = await decodeBatch(paths, size, signal);
+      if (ok.length === 0) return paths.map(() => null);
+      const y = tf.tidy(() => backbone.forward(tf.tensor4d(x, [ok.length, size, size, 3]), { training: false }));
+      try {
+        // async readback: the webgpu backend has no synchronous one in Node
+        return rowsFor(paths.length, ok, (await y.data()) as Float32Array, dim);
+      } finally {
+        y.dispose();
+      }
+    },
+    close: async () => backbone.dispose(),
+  };
+}
+
+/** Decodes a batch; when one image fails, decodes one by one to find it, so the rest still embed. */
+async function decodeBatch(paths: readonly string[], size: number, signal?: AbortSignal): Promise<{ x: Float32Array; ok: number[] }> {
+  try {
+    return { x: await decodeForEncoder(paths, size, signal), ok: paths.map((_, i) => i) };
+  } catch (err) {
+    if (signal?.aborted) throw err;
+  }
+  const one = await Promise.all(paths.map((p) => decodeForEncoder([p], size, signal).catch(() => null)));
+  signal?.throwIfAborted();
+  const ok = one.flatMap((v, i) => (v ? [i] : []));
+  const per = size * size * 3;
+  const x = new Float32Array(ok.length * per);
+  ok.forEach((i, j) => x.set(one[i]!, j * per));
+  return { x, ok };
+}
+
+/** Splits n×dim outputs into L2-normalised rows at the positions of the decoded images. */
+function rowsFor(count: number, ok: readonly number[], data: Float32Array, dim: number): (Float32Array | null)[] {
+  const rows: (Float32Array | null)[] = new Array<Float32Array | null>(count).fill(null);
+  ok.forEach((i, j) => {
+    const row = data.slice(j * dim, (j + 1) * dim);
+    let norm = 0;
+    for (let d = 0; d < dim; d++) norm += row[d]! * row[d]!;
+    norm = Math.sqrt(norm);
+    if (norm > 0) for (let d = 0; d < dim; d++) row[d] = row[d]! / norm;
+    rows[i] = row;
+  });
+  return rows;
+}
+
+/** sha256 (first 16 hex digits) over the weights by name, shape and value. */
+function weightsHash(state: ModuleState): string {
+  const h = createHash('sha256');
+  for (const name of Object.keys(state).sort()) {
+    const t = state[name]!;
+    h.update(`${name}:${t.shape.join('x')}\n`);
+    h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+  }
+  return h.digest('hex').slice(0, 16);
+}
