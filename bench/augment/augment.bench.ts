@@ -1,11 +1,13 @@
 // Augmentation designer: preview latency (augment.preview for K=8 × M=4 at 96 px, decoded samples cached, as the
 // designer sees it after an edit) and batched augmentation throughput on the compute backend at 32 and 224 px.
-// Options: --backend auto|wasm|cpu|… --batch 256 --repeats 5
+// Options: --backend auto|wasm|cpu|… --batch 256 --repeats 5 --thread worker|main (where the preview augments:
+// worker, as `curio serve` does, or the calling thread, as the CLI does)
 // Images: CIFAR-10 JPEGs from ../shared when present (the first 64, upscaled by the ImageCache like a run would),
 // else generated shapes.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { presetFor, type PresetMethod } from '../../shared/contract/augment.js';
@@ -25,6 +27,7 @@ const argOf = (name: string) => {
 const backendPref = parseBackendPreference(argOf('backend') ?? 'auto');
 const batch = Number(argOf('batch') ?? 256);
 const repeats = Number(argOf('repeats') ?? 5);
+const thread = argOf('thread') === 'main' ? 'main' : 'worker';
 
 const dir = tempDir('augment-bench');
 const images = path.join(dir, 'images');
@@ -52,7 +55,7 @@ const { promise } = services.jobs.start('import', (ctx) =>
   importFolders(services.catalog, { folders: [images], dataset: 'bench', labelsFromFolders: false, thumbnailDir: services.thumbnailDir }, ctx),
 );
 const { datasetId } = await promise;
-const preview = new PreviewService(services.catalog, { pipelines: new PipelineStore(services.catalog) });
+const preview = new PreviewService(services.catalog, { pipelines: new PipelineStore(services.catalog), backend: backendPref, thread });
 
 const figures: Figure[] = [];
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -60,18 +63,23 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 // Preview latency: first call decodes; later calls are edits (new spec or seed) on cached samples.
 for (const method of ['simclr', 'byol', 'dino'] as PresetMethod[]) {
   const cold = await preview.preview({ datasetId, pipeline: method, k: 8, m: 4, size: 96, seed: 0 });
-  const warm: { total: number; augment: number; encode: number; cpu: number }[] = [];
+  const warm: { total: number; augment: number; encode: number; cpu: number; blocked: number }[] = [];
   for (let r = 0; r < Math.max(5, repeats); r++) {
     const cpu0 = process.cpuUsage();
+    // how long the calling thread's event loop was held up during the edit: what a server's other requests wait
+    const delay = monitorEventLoopDelay({ resolution: 5 });
+    delay.enable();
     const out = await preview.preview({ datasetId, pipeline: method, k: 8, m: 4, size: 96, seed: r + 1 });
+    delay.disable();
     const cpu = process.cpuUsage(cpu0);
-    warm.push({ total: out.timings.totalMs, augment: out.timings.augmentMs, encode: out.timings.encodeMs, cpu: (cpu.user + cpu.system) / 1000 });
+    warm.push({ total: out.timings.totalMs, augment: out.timings.augmentMs, encode: out.timings.encodeMs, cpu: (cpu.user + cpu.system) / 1000, blocked: delay.max / 1e6 });
   }
   const total = median(warm.map((w) => w.total));
   figures.push({ bench: 'augment', figure: `preview ${method} K=8 M=4 96px, edit (median)`, value: +total.toFixed(1), unit: 'ms', ...atMost(total, 300) });
   figures.push({ bench: 'augment', figure: `  of which augment / PNG encode`, value: +median(warm.map((w) => w.augment)).toFixed(1), unit: `ms / ${median(warm.map((w) => w.encode)).toFixed(1)} ms` });
   // on a shared machine the wall time includes waiting for a core; the CPU time is what the preview itself costs
   figures.push({ bench: 'augment', figure: `  CPU time of the process per edit (median)`, value: +median(warm.map((w) => w.cpu)).toFixed(1), unit: 'ms' });
+  figures.push({ bench: 'augment', figure: `  longest event-loop stall of the caller (median)`, value: +median(warm.map((w) => w.blocked)).toFixed(1), unit: `ms (${thread} thread)` });
   figures.push({ bench: 'augment', figure: `preview ${method} first call (decode)`, value: +cold.timings.totalMs.toFixed(0), unit: 'ms' });
 }
 
@@ -103,6 +111,7 @@ for (const size of [32, 224]) {
   }
 }
 
+await preview.close();
 services.close();
 fs.rmSync(dir, { recursive: true, force: true });
-report('augment', figures, { backend: backend.backend, source, loadAvg: os.loadavg() });
+report('augment', figures, { backend: backend.backend, source, thread, loadAvg: os.loadavg() });

@@ -26,6 +26,7 @@ import { ImageCache } from '../train/runs/image-cache.js';
 import { typicalImageSize } from '../train/runs/runner.js';
 import type { PipelineStore } from './pipeline-store.js';
 import { augmentBatch, describeViews } from './ops.js';
+import { PreviewThread } from './preview-thread.js';
 
 /**
  * The designer's live preview, made by the training data path itself: the samples are decoded by the training
@@ -33,13 +34,19 @@ import { augmentBatch, describeViews } from './ops.js';
  * so the preview for seed s shows the pixels a training step with augmentation seed s produces for those images.
  *
  * What is slow is done once: the backend is initialised on the first call, and each dataset's samples are decoded
- * once per image size (a few entries kept) and reused across edits.
+ * (and their source tiles encoded) once per image size, a few entries kept, and reused across edits.
+ *
+ * With `thread: 'worker'` (the server) the augmentation runs on a worker thread with its own backend
+ * (preview-worker.ts), so the main thread keeps serving requests while a preview computes; decoding and PNG
+ * encoding are sharp's, which runs on libuv's threads either way.
  */
 
 interface SampleSet {
   key: string;
   images: DatasetImage[];
   cache: ImageCache;
+  /** the encoded source tiles, by format and sample index: they do not change between edits */
+  sources: Map<PreviewInput['format'], Promise<PreviewImage>[]>;
 }
 
 const KEEP_SAMPLE_SETS = 6;
@@ -80,11 +87,19 @@ export class PreviewService {
   private readonly sets: SampleSet[] = [];
   private readonly defaultSizes = new Map<string, number>();
   private backend: Promise<string> | null = null;
+  private readonly thread: PreviewThread | null;
 
   constructor(
     private readonly catalog: Catalog,
-    private readonly options: { backend?: BackendPreference; pipelines?: PipelineStore } = {},
-  ) {}
+    private readonly options: { backend?: BackendPreference; pipelines?: PipelineStore; thread?: 'main' | 'worker' } = {},
+  ) {
+    this.thread = options.thread === 'worker' ? new PreviewThread(options.backend ?? 'auto') : null;
+  }
+
+  /** Stops the worker thread, if there is one. */
+  close(): Promise<void> {
+    return this.thread?.close() ?? Promise.resolve();
+  }
 
   /** The spec a preview ref names at a given image size, and the method it is meant for. */
   resolvePipeline(ref: PipelineRef, imageSize: number): { spec: PipelineSpec; method: PresetMethod | null } {
@@ -121,7 +136,9 @@ export class PreviewService {
       throw invalid(issues.join('; '), issues);
     }
     const input = parsed.data;
-    const backend = await this.ensureBackend();
+    // the worker loads its backend while the samples decode
+    this.thread?.start();
+    if (!this.thread) await this.ensureBackend();
     const { set, imageSize, cached } = await this.samples(input.datasetId, input.size);
     const { spec, method } = this.resolvePipeline(input.pipeline, imageSize);
     const k = Math.min(input.k, set.images.length);
@@ -135,24 +152,21 @@ export class PreviewService {
     const rounds = Math.max(...columns.map((c) => c.round)) + 1;
     const indices = Array.from({ length: k }, (_, i) => i);
     const pixels = set.cache.batch(indices);
-    const viewPixels: Float32Array[][] = [];
-    for (let round = 0; round < rounds; round++) {
-      const views = tf.tidy(() => augmentBatch(tf.tensor4d(pixels, [k, imageSize, imageSize, 3]), spec, roundSeed(input.seed, round)));
-      try {
-        viewPixels.push(await Promise.all(views.map((v) => v.data() as Promise<Float32Array>)));
-      } finally {
-        tf.dispose(views);
-      }
-    }
+    const seeds = Array.from({ length: rounds }, (_, round) => roundSeed(input.seed, round));
+    const { rounds: viewPixels, backend } = this.thread
+      ? await this.thread.augment(pixels, [k, imageSize, imageSize, 3], spec, seeds)
+      : await this.augmentHere(pixels, [k, imageSize, imageSize, 3], spec, seeds);
     const t2 = performance.now();
 
     const encode = (data: Float32Array, offset: number, size: number) => encodeImage(data, offset, size, input.format);
     const per = imageSize * imageSize * 3;
+    let sources = set.sources.get(input.format);
+    if (!sources) set.sources.set(input.format, (sources = []));
     const samples = await Promise.all(
       indices.map(async (b) => ({
         imageId: set.images[b]!.id,
         label: set.images[b]!.label,
-        source: await encode(pixels, b * per, imageSize),
+        source: await (sources[b] ??= encode(pixels, b * per, imageSize)),
         views: await Promise.all(
           columns.map(({ round, view }) => {
             const size = described[view]!.size;
@@ -173,6 +187,26 @@ export class PreviewService {
       timings: { decodeMs: t1 - t0, augmentMs: t2 - t1, encodeMs: t3 - t2, totalMs: t3 - t0, cached },
       backend,
     };
+  }
+
+  /** augmentBatch on this thread, one call per seed. */
+  private async augmentHere(pixels: Float32Array, shape: [number, number, number, 3], spec: PipelineSpec, seeds: number[]): Promise<{ rounds: Float32Array[][]; backend: string }> {
+    const backend = await this.ensureBackend();
+    const x = tf.tensor4d(pixels, shape);
+    try {
+      const rounds: Float32Array[][] = [];
+      for (const seed of seeds) {
+        const views = augmentBatch(x, spec, seed);
+        try {
+          rounds.push(await Promise.all(views.map((v) => v.data() as Promise<Float32Array>)));
+        } finally {
+          tf.dispose(views);
+        }
+      }
+      return { rounds, backend };
+    } finally {
+      x.dispose();
+    }
   }
 
   private ensureBackend(): Promise<string> {
@@ -216,7 +250,7 @@ export class PreviewService {
       chosen.map((i) => ({ path: i.path, label: i.label })),
       imageSize,
     );
-    const set: SampleSet = { key, images: chosen, cache };
+    const set: SampleSet = { key, images: chosen, cache, sources: new Map() };
     this.sets.unshift(set);
     if (this.sets.length > KEEP_SAMPLE_SETS) this.sets.length = KEEP_SAMPLE_SETS;
     return { set, imageSize, cached: false };

@@ -15,12 +15,15 @@ type AugmentRequest =
   | 'augment.preset'
   | 'augment.preview';
 
-/** Saved pipelines and the designer's preview; one PreviewService per transport keeps its decoded samples warm. */
+/**
+ * Saved pipelines and the designer's preview; one PreviewService per transport keeps its decoded samples warm and
+ * augments on its own worker thread, so a preview does not hold up other requests.
+ */
 export function augmentHandlers(s: Services): HandlerGroup<AugmentRequest> {
   let store: PipelineStore | null = null;
   let preview: PreviewService | null = null;
   const pipelines = () => (store ??= new PipelineStore(s.catalog));
-  const previews = () => (preview ??= new PreviewService(s.catalog, { pipelines: pipelines() }));
+  const previews = () => (preview ??= new PreviewService(s.catalog, { pipelines: pipelines(), thread: 'worker' }));
   return {
     'pipelines.list': () => pipelines().list(),
     'pipelines.get': ({ name }) => pipelines().get(name),

@@ -98,6 +98,28 @@ describe('augment.preview: the training data path, seed for seed', () => {
     expect(worst).toBeLessThanOrEqual(1);
   }, 60_000);
 
+  it('on a worker thread (the server) gives the same pixels, and runs no tensor kernel on the calling thread', async () => {
+    const threaded = new PreviewService(fx.services.catalog, { thread: 'worker', backend: 'wasm' });
+    try {
+      for (const method of ['byol', 'dino'] as const) {
+        const request = { datasetId: fx.datasetId, pipeline: method, k: 4, m: 4, size: 32, seed: 77, format: 'raw' } as const;
+        const here = await service.preview(request);
+        let there: PreviewOutput | undefined;
+        const profile = await tf.profile(async () => {
+          there = await threaded.preview(request);
+        });
+        expect(profile.kernels, 'kernels run on the calling thread').toHaveLength(0);
+        expect(there!.backend).toBe('wasm');
+        expect(there!.views).toEqual(here.views);
+        expect(there!.samples.map((x) => x.views.map((v) => v.data))).toEqual(here.samples.map((x) => x.views.map((v) => v.data)));
+      }
+    } finally {
+      await threaded.close();
+    }
+    await expect(threaded.preview({ datasetId: fx.datasetId, pipeline: 'simclr', k: 1, m: 1, size: 32, seed: 0 })).resolves.toBeTruthy();
+    await threaded.close();
+  }, 60_000);
+
   it('a different seed gives different views; the same seed the same ones', async () => {
     const a = await service.preview({ datasetId: fx.datasetId, pipeline: 'simclr', k: 4, m: 2, size: 32, seed: 1, format: 'raw' });
     const b = await service.preview({ datasetId: fx.datasetId, pipeline: 'simclr', k: 4, m: 2, size: 32, seed: 1, format: 'raw' });
