@@ -10,6 +10,7 @@ import {
   type JobProgress,
   type KeepRule,
   type ReviewResult,
+  type Run,
 } from '../../../../shared/contract/index.js';
 import { api, errorText } from '../../lib/api.js';
 
@@ -26,6 +27,10 @@ export class CurationStore {
   phashDistance = $state(DEDUP_DEFAULTS.phashDistance);
   cosine = $state(DEDUP_DEFAULTS.cosine);
   keep = $state<KeepRule>(DEDUP_DEFAULTS.keep);
+  /** runs whose encoder can embed: finished or stopped, with a checkpoint */
+  encoderRuns = $state.raw<Run[]>([]);
+  /** 'builtin' (the descriptor) or a run id; dedup and the review embed with the same one */
+  encoder = $state<'builtin' | number>('builtin');
 
   dedupJob = $state.raw<JobProgress | null>(null);
   reviewJob = $state.raw<JobProgress | null>(null);
@@ -84,6 +89,14 @@ export class CurationStore {
     } catch (err) {
       this.error = errorText(err);
     }
+    try {
+      const runs = await api.call('runs.list', {});
+      this.encoderRuns = runs.filter((r) => r.checkpoint !== null && (r.status === 'done' || r.status === 'stopped'));
+    } catch {
+      // without runs the built-in descriptor is the only choice, which is what the select then offers
+      this.encoderRuns = [];
+    }
+    if (this.encoder !== 'builtin' && !this.encoderRuns.some((r) => r.id === this.encoder)) this.encoder = 'builtin';
   }
 
   toggleStrategy(s: DedupStrategy, on: boolean): void {
@@ -95,7 +108,7 @@ export class CurationStore {
     this.error = null;
     this.review = null;
     try {
-      const { jobId } = await api.call('curate.review', { dataset });
+      const { jobId } = await api.call('curate.review', { dataset, ...this.encoderInput() });
       this.reviewJob = placeholder(jobId, 'embed');
       this.catchUp(jobId);
     } catch (err) {
@@ -121,6 +134,7 @@ export class CurationStore {
         phashDistance: this.phashDistance,
         cosine: this.cosine,
         keep: this.keep,
+        ...this.encoderInput(),
       });
       this.dedupJob = placeholder(jobId, 'dedup');
       this.catchUp(jobId);
@@ -128,6 +142,10 @@ export class CurationStore {
     } catch (err) {
       this.error = errorText(err);
     }
+  }
+
+  private encoderInput(): { encoder?: number } {
+    return this.encoder === 'builtin' ? {} : { encoder: this.encoder };
   }
 
   async cancel(job: JobProgress): Promise<void> {
