@@ -2,12 +2,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Catalog } from '../../../main/catalog/catalog.js';
 import { embedImages } from '../../../main/curate/embeddings.js';
 import { checkEncoderSpec, encoderSpecFromArg, resolveEncoder, type CurateEncoder, type ResolveEncoderOptions } from '../../../main/curate/encoders.js';
 import { decodeForEncoder, runEncoder, buildBackbone } from '../../../main/evaluate/extract.js';
+import { createHandlers } from '../../../main/rpc/handlers.js';
 import { createServices } from '../../../main/services.js';
+import type { DedupResult } from '../../../shared/contract/curate.js';
+import type { DecontaminateResult } from '../../../shared/contract/curate-versions.js';
 import { readCheckpoint, writeCheckpoint } from '../../../main/train/runs/checkpoint.js';
 import { exportEncoder } from '../../../main/train/runs/export.js';
 import type { CheckpointMeta } from '../../../main/train/runs/protocol.js';
@@ -242,4 +245,26 @@ describe('curation encoders', () => {
       await encoder.close();
     }
   }, 30_000);
+
+  it('over RPC: a bad encoder is refused before a job starts; dedup and decontamination run with a run encoder', async () => {
+    const services = createServices({ dbPath: catalog.path, mode: 'browser' });
+    try {
+      const h = createHandlers(services);
+      expect(() => h['curate.dedup']({ dataset: 'tinted', encoder: 'relative/model.onnx' })).toThrow(/must be absolute/);
+      expect(() => h['curate.dedup']({ dataset: 'tinted', encoder: 4242 })).toThrow(/no run with id 4242/);
+      expect(() => h['curate.dedup']({ dataset: 'tinted', encoder: -1 })).toThrow(/encoder: a run id is a positive whole number/);
+      expect(() => h['curate.balance']({ dataset: 'tinted', encoder: path.join(dir, 'nope') })).toThrow(/does not exist/);
+      const done = async (jobId: string) => {
+        await vi.waitFor(() => expect(services.jobs.list().find((j) => j.jobId === jobId)?.state).toBe('done'), { timeout: 30_000 });
+        return services.jobs.list().find((j) => j.jobId === jobId)!.result;
+      };
+      const dedup = (await done((await h['curate.dedup']({ dataset: 'tinted', strategies: ['embedding'], encoder: runId })).jobId)) as DedupResult;
+      expect(dedup.encoder).toMatchObject({ runtime: 'onnxruntime', fallback: null, id: expect.stringMatching(new RegExp(`^run:${runId}:`)) });
+      const decon = (await done((await h['curate.decontaminate']({ dataset: 'train', against: 'test', encoder: runId, cosine: 1 })).jobId)) as DecontaminateResult;
+      expect(decon.imageCount + decon.evalCount).toBe(paths.length);
+      expect(decon.embeddingFailures).toBe(0);
+    } finally {
+      services.close();
+    }
+  }, 60_000);
 });
