@@ -28,6 +28,20 @@ async function viewSources(page: Page): Promise<string[]> {
   return page.getByTestId('preview-view').evaluateAll((imgs) => imgs.map((i) => i.getAttribute('src') ?? ''));
 }
 
+/** The views once no preview is pending: the same twice, longer than the designer's debounce apart, and not busy. */
+async function settledSources(page: Page): Promise<string[]> {
+  const deadline = Date.now() + 30_000;
+  let last = await viewSources(page);
+  while (Date.now() < deadline) {
+    await page.waitForTimeout(700);
+    const busy = (await page.getByTestId('preview-grid').getAttribute('class'))?.includes('busy');
+    const now = await viewSources(page);
+    if (!busy && now.length > 0 && now.every((src, i) => src === last[i])) return now;
+    last = now;
+  }
+  throw new Error('the preview did not settle within 30 s');
+}
+
 test.describe('Augmentations page against curio serve', () => {
   let tmp: string;
   let server: CurioServer;
@@ -43,7 +57,7 @@ test.describe('Augmentations page against curio serve', () => {
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 
-  test('SimCLR preset, stronger colour jitter changes the preview, save it, find it in the new-run form', async ({ page }) => {
+  test('SimCLR preset, stronger colour jitter changes the preview, save it, find it in the new-run form; BYOL per-view overrides are editable', async ({ page }) => {
     test.setTimeout(120_000);
     const pageErrors: string[] = [];
     page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -96,6 +110,35 @@ test.describe('Augmentations page against curio serve', () => {
     // Removing colour jitter from a SimCLR pipeline earns the paper-cited warning
     await jitter.getByRole('button', { name: 'Remove' }).click();
     await expect(page.getByTestId('warning-no-color-jitter')).toContainText('SimCLR');
+
+    // BYOL's asymmetric per-view overrides are editable, validated with the field named, and drive the preview
+    await page.getByTestId('preset-byol').click();
+    await expect(page.getByTestId('augment-cites')).toContainText('BYOL');
+    const overrides = page.getByTestId('overrides');
+    await expect(overrides.locator('li[data-op]')).toHaveCount(4);
+    await expect(page.getByTestId('override-3-op')).toHaveValue('solarize');
+    await expect(page.getByTestId('override-3-views')).toHaveValue('1');
+    await expect(page.getByTestId('override-3-p')).toHaveValue('0.2');
+    const byol = await settledSources(page);
+    expect(byol).toHaveLength(8 * 4);
+    await page.getByTestId('override-3-p').fill('1.5');
+    await expect(page.getByTestId('override-error-3-p')).toContainText('must be ≤ 1');
+    await expect(page.getByTestId('augment-issues')).toContainText('overrides[3].set.p');
+    await page.getByTestId('override-3-p').fill('1');
+    await expect(page.getByTestId('augment-issues')).toHaveCount(0);
+    // solarize on every second view: columns 2 and 4 (view 1 of both draws) change, columns 1 and 3 do not
+    await expect.poll(async () => (await viewSources(page)).filter((src, i) => src !== byol[i] && i % 2 === 1).length, { timeout: 30_000 }).toBeGreaterThan(8);
+    expect((await viewSources(page)).filter((src, i) => src !== byol[i] && i % 2 === 0)).toEqual([]);
+    await page.screenshot({ path: path.join(screenshotDir, 'augment-byol-override-solarize-view1.png') });
+    // a new override on a view that does not exist is refused with its field named, and can be removed
+    await page.getByTestId('add-override').click();
+    await expect(overrides.locator('li[data-op]')).toHaveCount(5);
+    await page.getByTestId('override-4-views').fill('0, 5');
+    await page.getByTestId('override-4-views').press('Enter');
+    await expect(page.getByTestId('override-error-4-views')).toContainText('view 5 does not exist (the pipeline makes 2 views)');
+    await page.getByTestId('remove-override-4').click();
+    await expect(overrides.locator('li[data-op]')).toHaveCount(4);
+    await expect(page.getByTestId('augment-issues')).toHaveCount(0);
 
     // DINO shows its globals and locals apart
     await page.getByTestId('preset-dino').click();

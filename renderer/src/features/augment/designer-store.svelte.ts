@@ -133,6 +133,31 @@ export class AugmentDesigner {
     [ops[index], ops[to]] = [ops[to]!, ops[index]!];
   }
 
+  /** How many views the pipeline makes: its multi-crop's globals and locals, or `views`. */
+  get viewCount(): number {
+    const mc = this.spec.multiCrop;
+    return mc ? mc.global.count + mc.local.count : (this.spec.views ?? 2);
+  }
+
+  /**
+   * A per-view override of the last op that is not the crop (BYOL's asymmetric blur and solarize are of this
+   * kind), on the last view, starting from that op's probability. The schema checks it like any other field.
+   */
+  addOverride(): void {
+    const ops = this.spec.ops;
+    const op = [...ops].reverse().find((o) => o.op !== 'random_resized_crop') ?? ops[0];
+    if (!op) {
+      this.error = 'add an op first: an override changes an op of the pipeline for some views';
+      return;
+    }
+    const set = 'p' in op && op.p !== undefined ? { p: op.p } : {};
+    (this.spec.overrides ??= []).push({ views: [this.viewCount - 1], op: op.op, set } as NonNullable<PipelineSpecInput['overrides']>[number]);
+  }
+
+  removeOverride(index: number): void {
+    this.spec.overrides?.splice(index, 1);
+  }
+
   setMultiCrop(on: boolean): void {
     if (on) {
       this.spec.multiCrop = {
