@@ -27,13 +27,21 @@ if (run('npm', ['run', '--silent', 'build']) !== 0) {
   process.exit(1);
 }
 
-// 2. Chromium for the browser tests: Debian's package, installed with apt when it is missing and we may.
+// 2. System packages, installed with apt when they are missing and we may: Debian's Chromium for the browser
+// tests, OpenBLAS for the native CPU kernels, and Mesa's EGL/GLES for Dawn on llvmpipe (the webgpu-gl kernel tests).
+// Tests whose package is still missing skip and say why.
 const chromium = process.env.CURIO_CHROMIUM ?? '/usr/bin/chromium';
-if (!fs.existsSync(chromium)) {
-  if (process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get')) {
-    log('chromium is missing: installing Debian\'s package with apt-get');
+const wanted = ['chromium', 'libopenblas0-pthread', 'libegl1', 'libegl-mesa0', 'libgles2', 'libgl1-mesa-dri'];
+const installed = (pkg) =>
+  spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' }).stdout?.includes('install ok installed') ?? false;
+if (fs.existsSync('/usr/bin/dpkg-query')) {
+  const missing = wanted.filter((p) => !(p === 'chromium' && fs.existsSync(chromium)) && !installed(p));
+  if (missing.length > 0 && process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get')) {
+    log(`installing Debian packages the suite uses: ${missing.join(' ')}`);
     run('apt-get', ['update', '-qq']);
-    run('apt-get', ['install', '-y', '-qq', 'chromium']);
+    run('apt-get', ['install', '-y', '-qq', ...missing]);
+  } else if (missing.length > 0) {
+    log(`missing Debian packages (not root, not installing): ${missing.join(' ')}; their tests skip`);
   }
 }
 const haveChromium = fs.existsSync(chromium);

@@ -2,18 +2,22 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { isMainThread } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
+import { loadNativeKernels, NATIVE_TF_BACKEND, registerNativeBackend } from './native.js';
 import { registerWasmConv2DBackpropFilter } from './wasm-conv-grad.js';
 
 /**
  * The one place that picks the tfjs backend. Candidates, fastest first (the order 'auto' tries):
  * - webgpu: Dawn (npm `webgpu`) on a hardware adapter + @tensorflow/tfjs-backend-webgpu.
  * - tensorflow: @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node (optionalDependencies; often absent).
+ * - native: tfjs's cpu backend with Curio's C kernels (main/compute/native/curio_cpu.c: conv and matmul as
+ *   im2col + OpenBLAS SGEMM, batch norm's broadcasts and reductions); built by `npm run build` where a C compiler
+ *   exists, and needs OpenBLAS (or Accelerate) at run time.
  * - wasm: @tensorflow/tfjs-backend-wasm (XNNPACK) plus our Conv2DBackpropFilter, so it can train.
  * - webgpu-gl: Dawn's OpenGL ES backend on a software rasteriser (llvmpipe); a CPU path, slower than wasm.
  * - cpu: tfjs's pure-JS kernels; always there, slowest.
  * Every attempt ends up in `tried` with its reason, so the UI and `--backend` errors can say why.
  */
-export const BACKEND_NAMES = ['webgpu', 'tensorflow', 'wasm', 'webgpu-gl', 'cpu'] as const;
+export const BACKEND_NAMES = ['webgpu', 'tensorflow', 'native', 'wasm', 'webgpu-gl', 'cpu'] as const;
 export type BackendName = (typeof BACKEND_NAMES)[number];
 export type BackendPreference = 'auto' | BackendName;
 export const AUTO_ORDER: readonly BackendName[] = BACKEND_NAMES;
@@ -116,6 +120,8 @@ async function activate(name: BackendName): Promise<Prepared> {
   switch (name) {
     case 'cpu':
       return setOrThrow('cpu', {});
+    case 'native':
+      return activateNative();
     case 'wasm':
       return activateWasm();
     case 'tensorflow':
@@ -132,6 +138,12 @@ async function setOrThrow(tfName: string, prepared: Omit<Prepared, 'tfName'>): P
   if (!ok || tf.getBackend() !== tfName) throw new Error(`tf.setBackend('${tfName}') failed`);
   await tf.ready();
   return { tfName, ...prepared };
+}
+
+async function activateNative(): Promise<Prepared> {
+  const library = loadNativeKernels();
+  registerNativeBackend();
+  return setOrThrow(NATIVE_TF_BACKEND, { device: `CPU kernels on ${library}` });
 }
 
 let wasmPathsSet = false;

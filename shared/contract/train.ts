@@ -6,7 +6,7 @@ export const Method = z.enum(['simclr', 'mocov2', 'mocov3', 'byol', 'dino']);
 export type Method = z.infer<typeof Method>;
 export const BackboneName = z.enum(['small', 'resnet18', 'resnet50', 'vit-tiny', 'vit-small']);
 export type BackboneName = z.infer<typeof BackboneName>;
-export const BackendChoice = z.enum(['auto', 'webgpu', 'tensorflow', 'wasm', 'webgpu-gl', 'cpu']);
+export const BackendChoice = z.enum(['auto', 'webgpu', 'tensorflow', 'native', 'wasm', 'webgpu-gl', 'cpu']);
 export type BackendChoice = z.infer<typeof BackendChoice>;
 
 /** Everything a run needs to be reproduced; stored whole with the run. */

@@ -136,6 +136,6 @@ describe.skipIf(!haveTarball)('curio train end to end on 512 CIFAR-10 images', (
 
     const bad = await runCurio(['train', '--dataset', 'c512', '--method', 'simclr', '--backbone', 'small', '--backend', 'cuda', '--db', db]);
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/--backend must be one of auto, webgpu, tensorflow, wasm, webgpu-gl, cpu/);
+    expect(bad.stderr).toMatch(/--backend must be one of auto, webgpu, tensorflow, native, wasm, webgpu-gl, cpu/);
   });
 });

@@ -58,7 +58,7 @@ describe('initBackend', () => {
 
   it('parses --backend values and rejects unknown ones with the list', () => {
     expect(parseBackendPreference('webgpu-gl')).toBe('webgpu-gl');
-    expect(() => parseBackendPreference('cuda')).toThrow(/unknown backend "cuda": expected one of auto, webgpu, tensorflow, wasm, webgpu-gl, cpu/);
+    expect(() => parseBackendPreference('cuda')).toThrow(/unknown backend "cuda": expected one of auto, webgpu, tensorflow, native, wasm, webgpu-gl, cpu/);
   });
 
   it('initialising leaves no tensors behind', async () => {

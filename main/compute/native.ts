@@ -1,0 +1,314 @@
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * The `native` CPU backend: tfjs's pure-JS `cpu` backend with its hot kernels replaced by Curio's addon
+ * (main/compute/native/curio_cpu.c): convolution forward and both gradients and batched matmul as im2col + SGEMM on
+ * a BLAS found at run time (OpenBLAS, Accelerate), and the NHWC broadcast and reduction patterns of batch norm.
+ * Everything else is the stock cpu kernel, so any op a model uses still works. A shape the addon does not cover
+ * (NCHW, int tensors, unusual broadcasts) goes to the stock kernel too.
+ *
+ * The addon is optional: `npm run build` compiles it where a C compiler and Node's headers exist, and loading it
+ * needs OpenBLAS (Debian: libopenblas0-pthread). Where either is missing, `loadNativeKernels` throws a one-line
+ * reason and initBackend moves on to wasm.
+ */
+export const NATIVE_TF_BACKEND = 'curio-native';
+
+interface Addon {
+  init(threads: number): string;
+  conv2d(x: Float32Array, w: Float32Array, out: Float32Array, dims: Int32Array): void;
+  conv2dBackpropInput(dy: Float32Array, w: Float32Array, dx: Float32Array, dims: Int32Array): void;
+  conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: Int32Array): void;
+  matmul(a: Float32Array, b: Float32Array, c: Float32Array, dims: Int32Array): void;
+  binaryStrided(op: number, a: Float32Array, b: Float32Array, out: Float32Array, dims: Int32Array): void;
+  unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
+  sumMiddle(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number): void;
+}
+
+const require = createRequire(import.meta.url);
+let addon: { native: Addon; library: string } | null = null;
+let registered = false;
+
+/** Where the built addon is looked for: $CURIO_NATIVE_ADDON, then dist/native/ of this package (unpacked from asar). */
+export function nativeAddonPath(): string {
+  if (process.env.CURIO_NATIVE_ADDON) return process.env.CURIO_NATIVE_ADDON;
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) break;
+    dir = path.dirname(dir);
+  }
+  return path.join(dir, 'dist', 'native', 'curio_cpu.node').replace(`app.asar${path.sep}`, `app.asar.unpacked${path.sep}`);
+}
+
+/** Loads the addon and its BLAS once; returns the BLAS description. Throws a one-line reason when it cannot. */
+export function loadNativeKernels(threads = os.availableParallelism()): string {
+  if (!addon) {
+    const file = nativeAddonPath();
+    if (!fs.existsSync(file)) {
+      throw new Error(`the native CPU kernels are not built (${path.basename(file)} missing; \`npm run build\` builds them where a C compiler exists)`);
+    }
+    let native: Addon;
+    try {
+      native = require(file) as Addon;
+    } catch (err) {
+      throw new Error(`the native CPU kernels do not load: ${(err as Error).message.split('\n')[0]}`);
+    }
+    const library = native.init(threads);
+    addon = { native, library };
+  }
+  return addon.library;
+}
+
+type KernelFunc = tf.KernelConfig['kernelFunc'];
+interface CpuBackendLike {
+  data: { get(dataId: object): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
+}
+
+/**
+ * Registers the `curio-native` tfjs backend: a fresh instance of the cpu backend with every cpu kernel registered
+ * under the new name and the hot ones replaced. Idempotent.
+ */
+export function registerNativeBackend(): void {
+  if (registered) return;
+  if (!addon) loadNativeKernels();
+  const cpuFactory = tf.findBackendFactory('cpu');
+  if (!cpuFactory) throw new Error("tfjs's cpu backend is not registered");
+  const stock = new Map<string, KernelFunc>();
+  for (const config of tf.getKernelsForBackend('cpu')) {
+    stock.set(config.kernelName, config.kernelFunc);
+    tf.registerKernel({ ...config, backendName: NATIVE_TF_BACKEND });
+  }
+  const overrides = nativeKernels(addon!.native, stock);
+  for (const [kernelName, kernelFunc] of Object.entries(overrides)) {
+    tf.unregisterKernel(kernelName, NATIVE_TF_BACKEND);
+    tf.registerKernel({ kernelName, backendName: NATIVE_TF_BACKEND, kernelFunc });
+  }
+  tf.registerBackend(NATIVE_TF_BACKEND, cpuFactory, 0);
+  registered = true;
+}
+
+function f32(backend: CpuBackendLike, t: tf.TensorInfo): Float32Array | null {
+  if (t.dtype !== 'float32') return null;
+  const v = backend.data.get(t.dataId).values;
+  return v instanceof Float32Array ? v : null;
+}
+
+function convDims(info: tf.backend_util.Conv2DInfo): Int32Array {
+  return Int32Array.from([
+    info.batchSize, info.inHeight, info.inWidth, info.inChannels,
+    info.filterHeight, info.filterWidth, info.outChannels, info.outHeight, info.outWidth,
+    info.strideHeight, info.strideWidth, info.padInfo.top, info.padInfo.left,
+    info.dilationHeight, info.dilationWidth,
+  ]);
+}
+
+/** Ops of the addon's binaryStrided; 16 set means the operands are swapped (b ∘ a). */
+const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDiv: 3, SquaredDifference: 4 };
+/** Ops of the addon's unary. */
+const UNARY_OPS: Record<string, number> = { Relu: 0, Step: 1, Square: 2, Neg: 3, Sqrt: 4, Rsqrt: 5, Exp: 6, Abs: 7 };
+
+function nativeKernels(native: Addon, stock: Map<string, KernelFunc>): Record<string, KernelFunc> {
+  const fallback = (name: string) => stock.get(name)!;
+  const out: Record<string, KernelFunc> = {};
+
+  out.Conv2D = (args) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as unknown as CpuBackendLike;
+    const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+    const a = attrs as unknown as { strides: number | [number, number]; pad: never; dataFormat: string; dilations: number | [number, number]; dimRoundingMode?: never };
+    const xv = f32(backend, x);
+    const wv = f32(backend, filter);
+    if (a.dataFormat === 'NCHW' || !xv || !wv) return fallback('Conv2D')(args);
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
+      a.strides, a.dilations, a.pad, a.dimRoundingMode, false, 'channelsLast');
+    const result = new Float32Array(info.batchSize * info.outHeight * info.outWidth * info.outChannels);
+    if (result.length > 0) native.conv2d(xv, wv, result, convDims(info));
+    return backend.makeTensorInfo(info.outShape, 'float32', result);
+  };
+
+  out.Conv2DBackpropInput = (args) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as unknown as CpuBackendLike;
+    const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    const a = attrs as unknown as { inputShape: [number, number, number, number]; strides: number | [number, number]; pad: never; dataFormat: string; dimRoundingMode?: never };
+    const dyv = f32(backend, dy);
+    const wv = f32(backend, filter);
+    if (a.dataFormat === 'NCHW' || !dyv || !wv) return fallback('Conv2DBackpropInput')(args);
+    const info = tf.backend_util.computeConv2DInfo(
+      a.inputShape, filter.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+    const result = new Float32Array(info.batchSize * info.inHeight * info.inWidth * info.inChannels);
+    if (result.length > 0) native.conv2dBackpropInput(dyv, wv, result, convDims(info));
+    return backend.makeTensorInfo(info.inShape, 'float32', result);
+  };
+
+  out.Conv2DBackpropFilter = (args) => {
+    const { inputs, attrs } = args;
+    const backend = args.backend as unknown as CpuBackendLike;
+    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const a = attrs as unknown as { filterShape: [number, number, number, number]; strides: number | [number, number]; pad: never; dataFormat: string; dimRoundingMode?: never };
+    const xv = f32(backend, x);
+    const dyv = f32(backend, dy);
+    if (a.dataFormat === 'NCHW' || !xv || !dyv) return fallback('Conv2DBackpropFilter')(args);
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
+    const result = new Float32Array(info.filterHeight * info.filterWidth * info.inChannels * info.outChannels);
+    if (result.length > 0) native.conv2dBackpropFilter(xv, dyv, result, convDims(info));
+    return backend.makeTensorInfo(info.filterShape, 'float32', result);
+  };
+
+  out.BatchMatMul = (args) => {
+    const backend = args.backend as unknown as CpuBackendLike;
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    const av = f32(backend, a);
+    const bv = f32(backend, b);
+    const ra = a.shape.length;
+    const rb = b.shape.length;
+    if (!av || !bv || ra < 2 || rb < 2) return fallback('BatchMatMul')(args);
+    const outerA = a.shape.slice(0, -2);
+    const outerB = b.shape.slice(0, -2);
+    const batchA = outerA.reduce((p, d) => p * d, 1);
+    const batchB = outerB.reduce((p, d) => p * d, 1);
+    const sameOuter = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
+    if (!sameOuter && batchA !== 1 && batchB !== 1) return fallback('BatchMatMul')(args);
+    const m = transposeA ? a.shape[ra - 1]! : a.shape[ra - 2]!;
+    const k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
+    const kb = transposeB ? b.shape[rb - 1]! : b.shape[rb - 2]!;
+    const n = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+    if (k !== kb) return fallback('BatchMatMul')(args); // the stock kernel throws tfjs's own message
+    const outer = batchA >= batchB ? (outerA.length >= outerB.length ? outerA : outerB) : outerB;
+    const batch = Math.max(batchA, batchB);
+    const result = new Float32Array(batch * m * n);
+    if (result.length > 0) native.matmul(av, bv, result, Int32Array.from([batchA, batchB, m, n, k, transposeA ? 1 : 0, transposeB ? 1 : 0]));
+    return backend.makeTensorInfo([...outer, m, n], 'float32', result);
+  };
+
+  for (const [name, op] of Object.entries(BINARY_OPS)) {
+    out[name] = (args) => binary(native, args, op) ?? fallback(name)(args);
+  }
+
+  for (const [name, op] of Object.entries(UNARY_OPS)) {
+    out[name] = (args) => {
+      const backend = args.backend as unknown as CpuBackendLike;
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const xv = f32(backend, x);
+      if (!xv) return fallback(name)(args);
+      const alpha = name === 'Step' ? ((args.attrs as { alpha?: number } | undefined)?.alpha ?? 0) : 0;
+      const result = new Float32Array(xv.length);
+      native.unary(op, xv, result, alpha);
+      return backend.makeTensorInfo(x.shape.slice(), 'float32', result);
+    };
+  }
+  out.Pow = (args) => {
+    const backend = args.backend as unknown as CpuBackendLike;
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const av = f32(backend, a);
+    const bv = f32(backend, b);
+    if (!av || !bv || bv.length !== 1 || b.shape.length > a.shape.length) return fallback('Pow')(args);
+    const result = new Float32Array(av.length);
+    native.unary(bv[0] === 2 ? 2 : 8, av, result, bv[0]!);
+    return backend.makeTensorInfo(a.shape.slice(), 'float32', result);
+  };
+
+  out.Sum = (args) => reduce(native, args, false) ?? fallback('Sum')(args);
+  out.Mean = (args) => reduce(native, args, true) ?? fallback('Mean')(args);
+  return out;
+}
+
+/**
+ * a ∘ b for float32 tensors where one operand broadcasts into the other's shape (the output's): per channel, per
+ * row, per image and channel, scalars, or the same shape. Both orders are handled; a broadcast of both operands
+ * (or more than four alternating runs of broadcast dimensions) goes to the stock kernel.
+ */
+function binary(native: Addon, args: Parameters<KernelFunc>[0], op: number): tf.TensorInfo | null {
+  const backend = args.backend as unknown as CpuBackendLike;
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const av = f32(backend, a);
+  const bv = f32(backend, b);
+  if (!av || !bv) return null;
+  let dims = broadcastDims(a.shape, b.shape);
+  if (dims) {
+    const out = new Float32Array(av.length);
+    if (out.length > 0) native.binaryStrided(op, av, bv, out, dims);
+    return backend.makeTensorInfo(a.shape.slice(), 'float32', out);
+  }
+  dims = broadcastDims(b.shape, a.shape);
+  if (dims) {
+    const out = new Float32Array(bv.length);
+    if (out.length > 0) native.binaryStrided(op | 16, bv, av, out, dims);
+    return backend.makeTensorInfo(b.shape.slice(), 'float32', out);
+  }
+  return null;
+}
+
+/**
+ * How b broadcasts into a's shape, for the addon's binaryStrided: a's shape collapsed to four dimensions
+ * [d0..d3] and b's strides over them (0 where b is broadcast). Null when b does not broadcast into a, or when
+ * the collapsed view needs more than four dimensions.
+ */
+export function broadcastDims(a: readonly number[], b: readonly number[]): Int32Array | null {
+  if (b.length > a.length) return null;
+  const lead = a.length - b.length;
+  const bFull = [...new Array<number>(lead).fill(1), ...b];
+  // b's row-major strides, with 0 wherever it broadcasts
+  const strides = new Array<number>(a.length).fill(0);
+  let acc = 1;
+  for (let k = a.length - 1; k >= 0; k--) {
+    const da = a[k]!;
+    const db = bFull[k]!;
+    if (db !== da && db !== 1) return null;
+    strides[k] = db === 1 && da !== 1 ? 0 : acc;
+    acc *= db;
+  }
+  // drop size-1 dimensions, then merge neighbours that are both broadcast or both contiguous in b
+  const dims: number[] = [];
+  const st: number[] = [];
+  for (let k = 0; k < a.length; k++) {
+    const d = a[k]!;
+    if (d === 1) continue;
+    const s = strides[k]!;
+    const j = dims.length - 1;
+    if (j >= 0 && ((s === 0 && st[j] === 0) || (s !== 0 && st[j] === s * d))) {
+      dims[j]! *= d;
+      st[j] = s;
+    } else {
+      dims.push(d);
+      st.push(s);
+    }
+  }
+  if (dims.length > 4) return null;
+  while (dims.length < 4) {
+    dims.unshift(1);
+    st.unshift(0);
+  }
+  return Int32Array.from([...dims, ...st]);
+}
+
+/** Sum or mean over one run of adjacent axes (N·H·W, H·W, the last axis, …); null otherwise. */
+function reduce(native: Addon, args: Parameters<KernelFunc>[0], mean: boolean): tf.TensorInfo | null {
+  const backend = args.backend as unknown as CpuBackendLike;
+  const { x } = args.inputs as { x: tf.TensorInfo };
+  const { axis, keepDims } = args.attrs as unknown as { axis?: number | number[] | null; keepDims: boolean };
+  const xv = f32(backend, x);
+  const rank = x.shape.length;
+  if (!xv || rank < 1 || xv.length === 0) return null;
+  const given = axis === null || axis === undefined ? x.shape.map((_, i) => i) : Array.isArray(axis) ? axis : [axis];
+  if (!given.every((d) => Number.isInteger(d))) return null;
+  const axes = [...new Set(given.map((d) => (d < 0 ? d + rank : d)))].sort((p, q) => p - q);
+  if (axes.length === 0 || axes.some((d, i) => d < 0 || d >= rank || (i > 0 && d !== axes[i - 1]! + 1))) return null;
+  const prod = (s: readonly number[]) => s.reduce((p, d) => p * d, 1);
+  const outer = prod(x.shape.slice(0, axes[0]));
+  const mid = prod(x.shape.slice(axes[0], axes[axes.length - 1]! + 1));
+  const inner = prod(x.shape.slice(axes[axes.length - 1]! + 1));
+  const out = new Float32Array(outer * inner);
+  native.sumMiddle(xv, out, outer, mid, inner);
+  if (mean) for (let i = 0; i < out.length; i++) out[i]! /= mid;
+  const shape = keepDims ? x.shape.map((d, i) => (axes.includes(i) ? 1 : d)) : x.shape.filter((_, i) => !axes.includes(i));
+  return backend.makeTensorInfo(shape, 'float32', out);
+}

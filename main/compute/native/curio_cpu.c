@@ -1,0 +1,542 @@
+// Curio's CPU kernels for the tfjs `cpu` backend: convolution (forward and both gradients) and batched matmul as
+// im2col + SGEMM, plus the broadcast and reduction patterns that batch norm and the heads run on NHWC tensors.
+//
+// SGEMM comes from a BLAS found at run time with dlopen (OpenBLAS, or Apple's Accelerate), so this file builds with
+// nothing but a C compiler and Node's own headers, and a machine without OpenBLAS gets a clear reason instead of a
+// load error. Every entry point is synchronous and takes Float32Arrays that the caller allocated: no memory is
+// owned across calls except the im2col scratch buffer.
+//
+// Layouts follow tfjs: activations NHWC, filters HWIO ([KH, KW, C, OC]), so an im2col row (kh, kw, c) meets the
+// filter viewed as a [KH·KW·C, OC] matrix without any transpose.
+#define NAPI_VERSION 8
+#include <node_api.h>
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+typedef void (*sgemm_fn)(int order, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                         const float *b, int ldb, float beta, float *c, int ldc);
+typedef void (*set_threads_fn)(int);
+typedef char *(*get_config_fn)(void);
+
+static sgemm_fn sgemm = NULL;
+static set_threads_fn set_threads = NULL;
+static char library[512] = "";
+
+static float *scratch = NULL;
+static size_t scratch_len = 0;
+
+// Floats of im2col scratch per chunk: large enough that SGEMM runs on tall panels, small enough to stay near cache.
+#define COL_BUDGET (4u << 20)
+
+static float *get_scratch(size_t n) {
+  if (n > scratch_len) {
+    free(scratch);
+    scratch = (float *)malloc(n * sizeof(float));
+    scratch_len = scratch ? n : 0;
+  }
+  return scratch;
+}
+
+#define CHECK(call)                                                                                                   \
+  do {                                                                                                                \
+    if ((call) != napi_ok) {                                                                                          \
+      napi_throw_error(env, NULL, "curio_cpu: N-API call failed: " #call);                                            \
+      return NULL;                                                                                                    \
+    }                                                                                                                 \
+  } while (0)
+
+static int get_f32(napi_env env, napi_value v, float **data, size_t *len) {
+  napi_typedarray_type type;
+  size_t length;
+  void *ptr;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &offset) != napi_ok || type != napi_float32_array) {
+    napi_throw_type_error(env, NULL, "curio_cpu: expected a Float32Array");
+    return 0;
+  }
+  *data = (float *)ptr;
+  *len = length;
+  return 1;
+}
+
+static int get_i32(napi_env env, napi_value v, int32_t **data, size_t *len) {
+  napi_typedarray_type type;
+  size_t length;
+  void *ptr;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, v, &type, &length, &ptr, &ab, &offset) != napi_ok || type != napi_int32_array) {
+    napi_throw_type_error(env, NULL, "curio_cpu: expected an Int32Array of dimensions");
+    return 0;
+  }
+  *data = (int32_t *)ptr;
+  *len = length;
+  return 1;
+}
+
+static int need(napi_env env, size_t have, size_t want, const char *what) {
+  if (have < want) {
+    char msg[160];
+    snprintf(msg, sizeof msg, "curio_cpu: %s holds %zu floats, the shape needs %zu", what, have, want);
+    napi_throw_range_error(env, NULL, msg);
+    return 0;
+  }
+  return 1;
+}
+
+// ---- BLAS discovery -------------------------------------------------------------------------------------------
+
+static napi_value js_init(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t threads = 0;
+  if (argc >= 1) napi_get_value_int32(env, argv[0], &threads);
+  if (!sgemm) {
+    static const char *candidates[] = {
+        "libopenblas.so.0",
+        "libopenblas.so",
+        "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0",
+        "/usr/lib/aarch64-linux-gnu/openblas-pthread/libopenblas.so.0",
+        "libopenblas.dylib",
+        "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+        "/usr/local/opt/openblas/lib/libopenblas.dylib",
+        "/System/Library/Frameworks/Accelerate.framework/Accelerate",
+    };
+    char tried[1024] = "";
+    for (size_t i = 0; i < sizeof candidates / sizeof *candidates && !sgemm; i++) {
+      void *h = dlopen(candidates[i], RTLD_NOW | RTLD_LOCAL);
+      if (!h) continue;
+      sgemm_fn f = (sgemm_fn)dlsym(h, "cblas_sgemm");
+      if (!f) {
+        dlclose(h);
+        continue;
+      }
+      sgemm = f;
+      set_threads = (set_threads_fn)dlsym(h, "openblas_set_num_threads");
+      get_config_fn cfg = (get_config_fn)dlsym(h, "openblas_get_config");
+      snprintf(library, sizeof library, "%s%s%s", candidates[i], cfg ? " " : "", cfg ? cfg() : "");
+      (void)tried;
+    }
+    if (!sgemm) {
+      napi_throw_error(env, "ENOBLAS",
+                       "no optimised BLAS found (tried libopenblas.so.0 and Accelerate); on Debian/Ubuntu: "
+                       "apt-get install libopenblas0-pthread");
+      return NULL;
+    }
+  }
+  if (threads > 0 && set_threads) set_threads(threads);
+  napi_value result;
+  CHECK(napi_create_string_utf8(env, library, NAPI_AUTO_LENGTH, &result));
+  return result;
+}
+
+// ---- convolution ------------------------------------------------------------------------------------------------
+
+typedef struct {
+  int n, h, w, c, kh, kw, oc, oh, ow, sh, sw, pt, pl, dh, dw;
+} conv_dims;
+
+static int read_conv_dims(napi_env env, napi_value v, conv_dims *d) {
+  int32_t *p;
+  size_t len;
+  if (!get_i32(env, v, &p, &len)) return 0;
+  if (len < 15) {
+    napi_throw_range_error(env, NULL, "curio_cpu: conv dims need 15 entries");
+    return 0;
+  }
+  *d = (conv_dims){p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14]};
+  // n, h, w, c, kh, kw, oc, oh, ow, strides and dilations are positive; the paddings are ≥ 0
+  for (int i = 0; i < 15; i++) {
+    if ((i == 11 || i == 12) ? p[i] < 0 : p[i] <= 0) {
+      napi_throw_range_error(env, NULL, "curio_cpu: conv dims out of range");
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static int is_pointwise(const conv_dims *d) {
+  return d->kh == 1 && d->kw == 1 && d->sh == 1 && d->sw == 1 && d->pt == 0 && d->pl == 0 && d->oh == d->h &&
+         d->ow == d->w;
+}
+
+// col[(img, oh, ow), (kh, kw, c)] for images [n0, n0 + count)
+static void im2col(const conv_dims *d, const float *x, int n0, int count, float *col) {
+  const size_t K = (size_t)d->kh * d->kw * d->c;
+  const size_t csz = (size_t)d->c * sizeof(float);
+  float *dst = col;
+  for (int n = n0; n < n0 + count; n++) {
+    const float *xn = x + (size_t)n * d->h * d->w * d->c;
+    for (int oh = 0; oh < d->oh; oh++) {
+      for (int ow = 0; ow < d->ow; ow++) {
+        float *row = dst;
+        for (int kh = 0; kh < d->kh; kh++) {
+          const int ih = oh * d->sh - d->pt + kh * d->dh;
+          for (int kw = 0; kw < d->kw; kw++) {
+            const int iw = ow * d->sw - d->pl + kw * d->dw;
+            if (ih < 0 || ih >= d->h || iw < 0 || iw >= d->w) memset(row, 0, csz);
+            else memcpy(row, xn + ((size_t)ih * d->w + iw) * d->c, csz);
+            row += d->c;
+          }
+        }
+        dst += K;
+      }
+    }
+  }
+}
+
+// dx[n0 + ...] += col2im(col)
+static void col2im_add(const conv_dims *d, const float *col, int n0, int count, float *dx) {
+  const size_t K = (size_t)d->kh * d->kw * d->c;
+  const float *src = col;
+  for (int n = n0; n < n0 + count; n++) {
+    float *xn = dx + (size_t)n * d->h * d->w * d->c;
+    for (int oh = 0; oh < d->oh; oh++) {
+      for (int ow = 0; ow < d->ow; ow++) {
+        const float *row = src;
+        for (int kh = 0; kh < d->kh; kh++) {
+          const int ih = oh * d->sh - d->pt + kh * d->dh;
+          for (int kw = 0; kw < d->kw; kw++) {
+            const int iw = ow * d->sw - d->pl + kw * d->dw;
+            if (ih >= 0 && ih < d->h && iw >= 0 && iw < d->w) {
+              float *t = xn + ((size_t)ih * d->w + iw) * d->c;
+              for (int c = 0; c < d->c; c++) t[c] += row[c];
+            }
+            row += d->c;
+          }
+        }
+        src += K;
+      }
+    }
+  }
+}
+
+static int images_per_chunk(const conv_dims *d) {
+  const size_t per = (size_t)d->oh * d->ow * d->kh * d->kw * d->c;
+  size_t k = per ? COL_BUDGET / per : 1;
+  if (k < 1) k = 1;
+  if (k > (size_t)d->n) k = (size_t)d->n;
+  return (int)k;
+}
+
+#define CONV_ARGS(nargs)                                                                                             \
+  size_t argc = nargs;                                                                                               \
+  napi_value argv[nargs];                                                                                            \
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));                                                       \
+  if (!sgemm) {                                                                                                      \
+    napi_throw_error(env, NULL, "curio_cpu: init() has not found a BLAS");                                           \
+    return NULL;                                                                                                     \
+  }                                                                                                                  \
+  if (argc < nargs) {                                                                                                \
+    napi_throw_type_error(env, NULL, "curio_cpu: missing arguments");                                                \
+    return NULL;                                                                                                     \
+  }
+
+// conv2d(x, filter, out, dims): out[n, oh, ow, oc] = Σ x[n, ih, iw, c] · w[kh, kw, c, oc]
+static napi_value js_conv2d(napi_env env, napi_callback_info info) {
+  CONV_ARGS(4);
+  float *x, *w, *out;
+  size_t lx, lw, lo;
+  conv_dims d;
+  if (!get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &w, &lw) || !get_f32(env, argv[2], &out, &lo) ||
+      !read_conv_dims(env, argv[3], &d))
+    return NULL;
+  const size_t K = (size_t)d.kh * d.kw * d.c, P = (size_t)d.oh * d.ow;
+  if (!need(env, lx, (size_t)d.n * d.h * d.w * d.c, "x") || !need(env, lw, K * d.oc, "filter") ||
+      !need(env, lo, (size_t)d.n * P * d.oc, "out"))
+    return NULL;
+  if (is_pointwise(&d)) {
+    sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, d.n * (int)P, d.oc, d.c, 1.f, x, d.c, w, d.oc, 0.f, out, d.oc);
+    return NULL;
+  }
+  const int chunk = images_per_chunk(&d);
+  float *col = get_scratch((size_t)chunk * P * K);
+  if (!col) {
+    napi_throw_error(env, NULL, "curio_cpu: out of memory for im2col");
+    return NULL;
+  }
+  for (int n0 = 0; n0 < d.n; n0 += chunk) {
+    const int count = n0 + chunk <= d.n ? chunk : d.n - n0;
+    im2col(&d, x, n0, count, col);
+    sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, count * (int)P, d.oc, (int)K, 1.f, col, (int)K, w, d.oc, 0.f,
+          out + (size_t)n0 * P * d.oc, d.oc);
+  }
+  return NULL;
+}
+
+// conv2dBackpropInput(dy, filter, dx, dims): dx = col2im(dy · Wᵀ)
+static napi_value js_conv2d_backprop_input(napi_env env, napi_callback_info info) {
+  CONV_ARGS(4);
+  float *dy, *w, *dx;
+  size_t ldy, lw, ldx;
+  conv_dims d;
+  if (!get_f32(env, argv[0], &dy, &ldy) || !get_f32(env, argv[1], &w, &lw) || !get_f32(env, argv[2], &dx, &ldx) ||
+      !read_conv_dims(env, argv[3], &d))
+    return NULL;
+  const size_t K = (size_t)d.kh * d.kw * d.c, P = (size_t)d.oh * d.ow;
+  if (!need(env, ldy, (size_t)d.n * P * d.oc, "dy") || !need(env, lw, K * d.oc, "filter") ||
+      !need(env, ldx, (size_t)d.n * d.h * d.w * d.c, "dx"))
+    return NULL;
+  if (is_pointwise(&d)) {
+    sgemm(ROW_MAJOR, NO_TRANS, TRANS, d.n * (int)P, d.c, d.oc, 1.f, dy, d.oc, w, d.oc, 0.f, dx, d.c);
+    return NULL;
+  }
+  memset(dx, 0, (size_t)d.n * d.h * d.w * d.c * sizeof(float));
+  const int chunk = images_per_chunk(&d);
+  float *col = get_scratch((size_t)chunk * P * K);
+  if (!col) {
+    napi_throw_error(env, NULL, "curio_cpu: out of memory for col2im");
+    return NULL;
+  }
+  for (int n0 = 0; n0 < d.n; n0 += chunk) {
+    const int count = n0 + chunk <= d.n ? chunk : d.n - n0;
+    sgemm(ROW_MAJOR, NO_TRANS, TRANS, count * (int)P, (int)K, d.oc, 1.f, dy + (size_t)n0 * P * d.oc, d.oc, w, d.oc,
+          0.f, col, (int)K);
+    col2im_add(&d, col, n0, count, dx);
+  }
+  return NULL;
+}
+
+// conv2dBackpropFilter(x, dy, dw, dims): dW = im2col(x)ᵀ · dy
+static napi_value js_conv2d_backprop_filter(napi_env env, napi_callback_info info) {
+  CONV_ARGS(4);
+  float *x, *dy, *dw;
+  size_t lx, ldy, ldw;
+  conv_dims d;
+  if (!get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &dy, &ldy) || !get_f32(env, argv[2], &dw, &ldw) ||
+      !read_conv_dims(env, argv[3], &d))
+    return NULL;
+  const size_t K = (size_t)d.kh * d.kw * d.c, P = (size_t)d.oh * d.ow;
+  if (!need(env, lx, (size_t)d.n * d.h * d.w * d.c, "x") || !need(env, ldy, (size_t)d.n * P * d.oc, "dy") ||
+      !need(env, ldw, K * d.oc, "dw"))
+    return NULL;
+  if (is_pointwise(&d)) {
+    sgemm(ROW_MAJOR, TRANS, NO_TRANS, d.c, d.oc, d.n * (int)P, 1.f, x, d.c, dy, d.oc, 0.f, dw, d.oc);
+    return NULL;
+  }
+  const int chunk = images_per_chunk(&d);
+  float *col = get_scratch((size_t)chunk * P * K);
+  if (!col) {
+    napi_throw_error(env, NULL, "curio_cpu: out of memory for im2col");
+    return NULL;
+  }
+  for (int n0 = 0; n0 < d.n; n0 += chunk) {
+    const int count = n0 + chunk <= d.n ? chunk : d.n - n0;
+    im2col(&d, x, n0, count, col);
+    sgemm(ROW_MAJOR, TRANS, NO_TRANS, (int)K, d.oc, count * (int)P, 1.f, col, (int)K, dy + (size_t)n0 * P * d.oc,
+          d.oc, n0 == 0 ? 0.f : 1.f, dw, d.oc);
+  }
+  return NULL;
+}
+
+// ---- matmul -----------------------------------------------------------------------------------------------------
+
+// matmul(a, b, c, dims[batchA, batchB, m, n, k, transA, transB]): batch broadcasting where one side has batch 1
+static napi_value js_matmul(napi_env env, napi_callback_info info) {
+  CONV_ARGS(4);
+  float *a, *b, *c;
+  size_t la, lb, lc, ld;
+  int32_t *p;
+  if (!get_f32(env, argv[0], &a, &la) || !get_f32(env, argv[1], &b, &lb) || !get_f32(env, argv[2], &c, &lc) ||
+      !get_i32(env, argv[3], &p, &ld))
+    return NULL;
+  if (ld < 7) {
+    napi_throw_range_error(env, NULL, "curio_cpu: matmul dims need 7 entries");
+    return NULL;
+  }
+  const int ba = p[0], bb = p[1], m = p[2], n = p[3], k = p[4], ta = p[5], tb = p[6];
+  const int batch = ba > bb ? ba : bb;
+  if (ba < 1 || bb < 1 || m < 0 || n < 0 || k < 0 || (ba != bb && ba != 1 && bb != 1)) {
+    napi_throw_range_error(env, NULL, "curio_cpu: matmul dims out of range");
+    return NULL;
+  }
+  const size_t sa = (size_t)m * k, sb = (size_t)k * n, sc = (size_t)m * n;
+  if (!need(env, la, sa * ba, "a") || !need(env, lb, sb * bb, "b") || !need(env, lc, sc * batch, "c")) return NULL;
+  if (k == 0) {
+    memset(c, 0, sc * batch * sizeof(float));
+    return NULL;
+  }
+  for (int i = 0; i < batch; i++) {
+    const float *ai = a + (ba == 1 ? 0 : sa * i), *bi = b + (bb == 1 ? 0 : sb * i);
+    sgemm(ROW_MAJOR, ta ? TRANS : NO_TRANS, tb ? TRANS : NO_TRANS, m, n, k, 1.f, ai, ta ? m : k, bi, tb ? k : n, 0.f,
+          c + sc * i, n);
+  }
+  return NULL;
+}
+
+// ---- elementwise and reductions ----------------------------------------------------------------------------
+
+// op codes: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference; bit 4 (16) set means b ∘ a (operands swapped).
+// binaryStrided(op, a, b, out, dims Int32Array[d0..d3, s0..s3]): out has a's shape, viewed as [d0, d1, d2, d3]; b is
+// read at Σ i_k · s_k, so a broadcast dimension of b has stride 0. 
+static napi_value js_binary_strided(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t op, *p;
+  float *a, *b, *out;
+  size_t la, lb, lo, ld;
+  if (argc < 5 || napi_get_value_int32(env, argv[0], &op) != napi_ok || !get_f32(env, argv[1], &a, &la) ||
+      !get_f32(env, argv[2], &b, &lb) || !get_f32(env, argv[3], &out, &lo) || !get_i32(env, argv[4], &p, &ld)) {
+    if (argc < 5) napi_throw_type_error(env, NULL, "curio_cpu: binaryStrided needs 5 arguments");
+    return NULL;
+  }
+  if (ld < 8) {
+    napi_throw_range_error(env, NULL, "curio_cpu: binaryStrided dims need 8 entries");
+    return NULL;
+  }
+  const size_t total = (size_t)p[0] * p[1] * p[2] * p[3];
+  size_t bmax = 0;
+  for (int k = 0; k < 4; k++) {
+    if (p[k] < 1 || p[4 + k] < 0) {
+      napi_throw_range_error(env, NULL, "curio_cpu: binaryStrided dims out of range");
+      return NULL;
+    }
+    bmax += (size_t)(p[k] - 1) * p[4 + k];
+  }
+  if (!need(env, la, total, "a") || !need(env, lb, bmax + 1, "b") || !need(env, lo, total, "out")) return NULL;
+  const int swap = op & 16, kind = op & 15;
+  if (kind > 4) {
+    napi_throw_range_error(env, NULL, "curio_cpu: unknown binary op");
+    return NULL;
+  }
+  const int d3 = p[3], s3 = p[7];
+  size_t o = 0;
+  for (int i0 = 0; i0 < p[0]; i0++)
+    for (int i1 = 0; i1 < p[1]; i1++)
+      for (int i2 = 0; i2 < p[2]; i2++, o += d3) {
+        const float *ar = a + o;
+        float *orow = out + o;
+        const float *br = b + (size_t)i0 * p[4] + (size_t)i1 * p[5] + (size_t)i2 * p[6];
+#define SLOOP(EXPR)                                                                                                  \
+  if (s3)                                                                                                            \
+    for (int j = 0; j < d3; j++) {                                                                                   \
+      const float x = ar[j], y = br[j];                                                                              \
+      orow[j] = (EXPR);                                                                                              \
+    }                                                                                                                \
+  else {                                                                                                             \
+    const float y = br[0];                                                                                           \
+    for (int j = 0; j < d3; j++) {                                                                                   \
+      const float x = ar[j];                                                                                         \
+      orow[j] = (EXPR);                                                                                              \
+    }                                                                                                                \
+  }
+        switch (kind | swap) {
+          case 0: case 16: SLOOP(x + y); break;
+          case 1: SLOOP(x - y); break;
+          case 17: SLOOP(y - x); break;
+          case 2: case 18: SLOOP(x * y); break;
+          case 3: SLOOP(x / y); break;
+          case 19: SLOOP(y / x); break;
+          case 4: case 20: SLOOP((x - y) * (x - y)); break;
+        }
+#undef SLOOP
+      }
+  return NULL;
+}
+
+// unary(op, x, out, alpha): 0 relu, 1 step (x > 0 ? 1 : alpha; NaN stays NaN), 2 square, 3 neg, 4 sqrt,
+// 5 rsqrt, 6 exp, 7 abs, 8 pow(x, alpha)
+static napi_value js_unary(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t op;
+  double alpha = 0;
+  float *x, *out;
+  size_t lx, lo;
+  if (argc < 4 || napi_get_value_int32(env, argv[0], &op) != napi_ok || !get_f32(env, argv[1], &x, &lx) ||
+      !get_f32(env, argv[2], &out, &lo) || napi_get_value_double(env, argv[3], &alpha) != napi_ok) {
+    if (argc < 4) napi_throw_type_error(env, NULL, "curio_cpu: unary needs 4 arguments");
+    return NULL;
+  }
+  if (!need(env, lo, lx, "out")) return NULL;
+  const float al = (float)alpha;
+  const size_t n = lx;
+  switch (op) {
+    case 0: for (size_t i = 0; i < n; i++) out[i] = x[i] > 0.f ? x[i] : (x[i] != x[i] ? x[i] : 0.f); break;
+    case 1: for (size_t i = 0; i < n; i++) out[i] = x[i] != x[i] ? x[i] : (x[i] > 0.f ? 1.f : al); break;
+    case 2: for (size_t i = 0; i < n; i++) out[i] = x[i] * x[i]; break;
+    case 3: for (size_t i = 0; i < n; i++) out[i] = -x[i]; break;
+    case 4: for (size_t i = 0; i < n; i++) out[i] = sqrtf(x[i]); break;
+    case 5: for (size_t i = 0; i < n; i++) out[i] = 1.f / sqrtf(x[i]); break;
+    case 6: for (size_t i = 0; i < n; i++) out[i] = expf(x[i]); break;
+    case 7: for (size_t i = 0; i < n; i++) out[i] = fabsf(x[i]); break;
+    case 8: for (size_t i = 0; i < n; i++) out[i] = powf(x[i], al); break;
+    default:
+      napi_throw_range_error(env, NULL, "curio_cpu: unknown unary op");
+      return NULL;
+  }
+  return NULL;
+}
+
+// sumMiddle(x, out, outer, mid, inner): x viewed as [outer, mid, inner], out[o, i] = Σ_m x[o, m, i]. Covers the sums
+// of NHWC training: over N, H, W (outer 1), over H, W (global pooling), and over the last axis (inner 1).
+// Accumulates in double.
+static napi_value js_sum_middle(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *out;
+  size_t lx, lo;
+  int32_t outer, mid, inner;
+  if (argc < 5 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &out, &lo) ||
+      napi_get_value_int32(env, argv[2], &outer) != napi_ok || napi_get_value_int32(env, argv[3], &mid) != napi_ok ||
+      napi_get_value_int32(env, argv[4], &inner) != napi_ok) {
+    if (argc < 5) napi_throw_type_error(env, NULL, "curio_cpu: sumMiddle needs 5 arguments");
+    return NULL;
+  }
+  if (outer < 0 || mid < 0 || inner < 0) {
+    napi_throw_range_error(env, NULL, "curio_cpu: sumMiddle dims out of range");
+    return NULL;
+  }
+  if (!need(env, lx, (size_t)outer * mid * inner, "x") || !need(env, lo, (size_t)outer * inner, "out")) return NULL;
+  double *acc = (double *)malloc((inner > 0 ? (size_t)inner : 1) * sizeof(double));
+  if (!acc) {
+    napi_throw_error(env, NULL, "curio_cpu: out of memory");
+    return NULL;
+  }
+  for (int o = 0; o < outer; o++) {
+    const float *xo = x + (size_t)o * mid * inner;
+    if (inner == 1) {
+      double s = 0;
+      for (int m = 0; m < mid; m++) s += xo[m];
+      out[o] = (float)s;
+      continue;
+    }
+    memset(acc, 0, (size_t)inner * sizeof(double));
+    for (int m = 0; m < mid; m++) {
+      const float *xr = xo + (size_t)m * inner;
+      for (int i = 0; i < inner; i++) acc[i] += xr[i];
+    }
+    for (int i = 0; i < inner; i++) out[(size_t)o * inner + i] = (float)acc[i];
+  }
+  free(acc);
+  return NULL;
+}
+
+// ---- module -----------------------------------------------------------------------------------------------------
+
+static napi_value init_module(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"init", NULL, js_init, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"conv2d", NULL, js_conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"conv2dBackpropInput", NULL, js_conv2d_backprop_input, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"conv2dBackpropFilter", NULL, js_conv2d_backprop_filter, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"matmul", NULL, js_matmul, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"binaryStrided", NULL, js_binary_strided, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unary", NULL, js_unary, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sumMiddle", NULL, js_sum_middle, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof *props, props) != napi_ok) return NULL;
+  return exports;
+}
+
+NAPI_MODULE(curio_cpu, init_module)
