@@ -249,18 +249,19 @@ describe('curation encoders', () => {
   it('over RPC: a bad encoder is refused before a job starts; dedup and decontamination run with a run encoder', async () => {
     const services = createServices({ dbPath: catalog.path, mode: 'browser' });
     try {
-      const h = createHandlers(services);
-      expect(() => h['curate.dedup']({ dataset: 'tinted', encoder: 'relative/model.onnx' })).toThrow(/must be absolute/);
-      expect(() => h['curate.dedup']({ dataset: 'tinted', encoder: 4242 })).toThrow(/no run with id 4242/);
-      expect(() => h['curate.dedup']({ dataset: 'tinted', encoder: -1 })).toThrow(/encoder: a run id is a positive whole number/);
-      expect(() => h['curate.balance']({ dataset: 'tinted', encoder: path.join(dir, 'nope') })).toThrow(/does not exist/);
+      // the payload as a client sends it (defaults unfilled); the handler parses it
+      const h = createHandlers(services) as unknown as Record<string, (input: unknown) => { jobId: string }>;
+      expect(() => h['curate.dedup']!({ dataset: 'tinted', encoder: 'relative/model.onnx' })).toThrow(/must be absolute/);
+      expect(() => h['curate.dedup']!({ dataset: 'tinted', encoder: 4242 })).toThrow(/no run with id 4242/);
+      expect(() => h['curate.dedup']!({ dataset: 'tinted', encoder: -1 })).toThrow(/encoder: a run id is a positive whole number/);
+      expect(() => h['curate.balance']!({ dataset: 'tinted', encoder: path.join(dir, 'nope') })).toThrow(/does not exist/);
       const done = async (jobId: string) => {
         await vi.waitFor(() => expect(services.jobs.list().find((j) => j.jobId === jobId)?.state).toBe('done'), { timeout: 30_000 });
         return services.jobs.list().find((j) => j.jobId === jobId)!.result;
       };
-      const dedup = (await done((await h['curate.dedup']({ dataset: 'tinted', strategies: ['embedding'], encoder: runId })).jobId)) as DedupResult;
+      const dedup = (await done((await h['curate.dedup']!({ dataset: 'tinted', strategies: ['embedding'], encoder: runId })).jobId)) as DedupResult;
       expect(dedup.encoder).toMatchObject({ runtime: 'onnxruntime', fallback: null, id: expect.stringMatching(new RegExp(`^run:${runId}:`)) });
-      const decon = (await done((await h['curate.decontaminate']({ dataset: 'train', against: 'test', encoder: runId, cosine: 1 })).jobId)) as DecontaminateResult;
+      const decon = (await done((await h['curate.decontaminate']!({ dataset: 'train', against: 'test', encoder: runId, cosine: 1 })).jobId)) as DecontaminateResult;
       expect(decon.imageCount + decon.evalCount).toBe(paths.length);
       expect(decon.embeddingFailures).toBe(0);
     } finally {
