@@ -11,7 +11,17 @@ import { drawBatch, planViews, type OpDraws, type ViewKind } from './params.js';
 /** ITU-R BT.601 luma, as torchvision's rgb_to_grayscale. */
 const LUMA = [0.299, 0.587, 0.114] as const;
 
-export function augmentBatch(images: tf.Tensor4D, spec: PipelineSpec | PipelineSpecInput, seed: number): tf.Tensor4D[] {
+/**
+ * The views of a batch for `seed`. `only` computes just those view indices (in that order): each view draws from
+ * its own seeded streams, so a view's pixels are the same whichever others are computed (the designer's preview
+ * shows 2 of DINO's 8 local crops and need not make the other 6).
+ */
+export function augmentBatch(
+  images: tf.Tensor4D,
+  spec: PipelineSpec | PipelineSpecInput,
+  seed: number,
+  { only }: { only?: readonly number[] } = {},
+): tf.Tensor4D[] {
   const parsed = parsePipelineSpec(spec);
   if (images.rank !== 4 || images.shape[3] !== 3) {
     throw new Error(`augmentBatch expects NHWC RGB images [n, h, w, 3], got shape [${images.shape.join(', ')}]`);
@@ -19,7 +29,14 @@ export function augmentBatch(images: tf.Tensor4D, spec: PipelineSpec | PipelineS
   if (images.dtype !== 'float32') throw new Error(`augmentBatch expects float32 images in [0, 1], got ${images.dtype}`);
   if (!Number.isInteger(seed)) throw new Error(`augmentBatch seed must be an integer, got ${seed}`);
   const [n, h, w] = images.shape;
-  const draws = drawBatch(parsed, n, h, w, seed);
+  const all = drawBatch(parsed, n, h, w, seed);
+  const draws = only
+    ? only.map((v) => {
+        const d = all[v];
+        if (!d || !Number.isInteger(v)) throw new Error(`augmentBatch: view ${v} does not exist (the pipeline makes ${all.length} views)`);
+        return d;
+      })
+    : all;
   return draws.map(({ plan, boxes, ops }) =>
     tf.tidy(() => {
       const flip = flipMask(ops, n);

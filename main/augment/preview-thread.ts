@@ -11,12 +11,16 @@ export interface AugmentViewsRequest {
   pixels: Float32Array;
   shape: [number, number, number, 3];
   spec: PipelineSpec;
-  /** one augmentBatch call per seed */
-  seeds: number[];
+  /** one augmentBatch call per round: its seed and the views it needs */
+  rounds: AugmentRound[];
+}
+export interface AugmentRound {
+  seed: number;
+  views: number[];
 }
 export interface AugmentedViews {
   id: number;
-  /** per seed, per view: NHWC floats */
+  /** per round, per requested view: NHWC floats */
   rounds: Float32Array[][];
   backend: string;
 }
@@ -33,11 +37,11 @@ export class PreviewThread {
 
   constructor(private readonly backend: BackendPreference) {}
 
-  augment(pixels: Float32Array, shape: AugmentViewsRequest['shape'], spec: PipelineSpec, seeds: number[]): Promise<{ rounds: Float32Array[][]; backend: string }> {
+  augment(pixels: Float32Array, shape: AugmentViewsRequest['shape'], spec: PipelineSpec, rounds: AugmentRound[]): Promise<{ rounds: Float32Array[][]; backend: string }> {
     const worker = this.start();
     const id = this.nextId++;
     const reply = new Promise<{ rounds: Float32Array[][]; backend: string }>((resolve, reject) => this.pending.set(id, { resolve, reject }));
-    const req: AugmentViewsRequest = { id, pixels, shape, spec, seeds };
+    const req: AugmentViewsRequest = { id, pixels, shape, spec, rounds };
     worker.ref();
     worker.postMessage(req);
     return reply;

@@ -19,13 +19,13 @@ function owned(a: Float32Array): Float32Array {
   return a.byteOffset === 0 && a.buffer.byteLength === a.byteLength && a.buffer instanceof ArrayBuffer ? a : a.slice();
 }
 
-async function augment(backend: string, { id, pixels, shape, spec, seeds }: AugmentViewsRequest): Promise<AugmentedViews> {
+async function augment(backend: string, { id, pixels, shape, spec, rounds: wanted }: AugmentViewsRequest): Promise<AugmentedViews> {
   const parsed = parsePipelineSpec(spec);
   const x = tf.tensor4d(pixels, shape);
   try {
     const rounds: Float32Array[][] = [];
-    for (const seed of seeds) {
-      const views = augmentBatch(x, parsed, seed);
+    for (const { seed, views: only } of wanted) {
+      const views = augmentBatch(x, parsed, seed, { only });
       try {
         rounds.push(await Promise.all(views.map(async (v) => owned((await v.data()) as Float32Array))));
       } finally {

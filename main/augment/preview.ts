@@ -26,7 +26,7 @@ import { ImageCache } from '../train/runs/image-cache.js';
 import { typicalImageSize } from '../train/runs/runner.js';
 import type { PipelineStore } from './pipeline-store.js';
 import { augmentBatch, describeViews } from './ops.js';
-import { PreviewThread } from './preview-thread.js';
+import { PreviewThread, type AugmentRound } from './preview-thread.js';
 
 /**
  * The designer's live preview, made by the training data path itself: the samples are decoded by the training
@@ -152,10 +152,15 @@ export class PreviewService {
     const rounds = Math.max(...columns.map((c) => c.round)) + 1;
     const indices = Array.from({ length: k }, (_, i) => i);
     const pixels = set.cache.batch(indices);
-    const seeds = Array.from({ length: rounds }, (_, round) => roundSeed(input.seed, round));
-    const { rounds: viewPixels, backend } = this.thread
-      ? await this.thread.augment(pixels, [k, imageSize, imageSize, 3], spec, seeds)
-      : await this.augmentHere(pixels, [k, imageSize, imageSize, 3], spec, seeds);
+    // only the views the columns show (each view has its own random streams, so the others need not exist)
+    const wanted: AugmentRound[] = Array.from({ length: rounds }, (_, round) => ({
+      seed: roundSeed(input.seed, round),
+      views: [...new Set(columns.filter((c) => c.round === round).map((c) => c.view))],
+    }));
+    const { rounds: computed, backend } = this.thread
+      ? await this.thread.augment(pixels, [k, imageSize, imageSize, 3], spec, wanted)
+      : await this.augmentHere(pixels, [k, imageSize, imageSize, 3], spec, wanted);
+    const viewPixels = (round: number, view: number) => computed[round]![wanted[round]!.views.indexOf(view)]!;
     const t2 = performance.now();
 
     const encode = (data: Float32Array, offset: number, size: number) => encodeImage(data, offset, size, input.format);
@@ -170,7 +175,7 @@ export class PreviewService {
         views: await Promise.all(
           columns.map(({ round, view }) => {
             const size = described[view]!.size;
-            return encode(viewPixels[round]![view]!, b * size * size * 3, size);
+            return encode(viewPixels(round, view), b * size * size * 3, size);
           }),
         ),
       })),
@@ -189,14 +194,14 @@ export class PreviewService {
     };
   }
 
-  /** augmentBatch on this thread, one call per seed. */
-  private async augmentHere(pixels: Float32Array, shape: [number, number, number, 3], spec: PipelineSpec, seeds: number[]): Promise<{ rounds: Float32Array[][]; backend: string }> {
+  /** augmentBatch on this thread, one call per round. */
+  private async augmentHere(pixels: Float32Array, shape: [number, number, number, 3], spec: PipelineSpec, wanted: AugmentRound[]): Promise<{ rounds: Float32Array[][]; backend: string }> {
     const backend = await this.ensureBackend();
     const x = tf.tensor4d(pixels, shape);
     try {
       const rounds: Float32Array[][] = [];
-      for (const seed of seeds) {
-        const views = augmentBatch(x, spec, seed);
+      for (const { seed, views: only } of wanted) {
+        const views = augmentBatch(x, spec, seed, { only });
         try {
           rounds.push(await Promise.all(views.map((v) => v.data() as Promise<Float32Array>)));
         } finally {

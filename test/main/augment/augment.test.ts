@@ -302,6 +302,19 @@ describe('augmentBatch: views and streams', () => {
     }
   });
 
+  it('computing only some views gives exactly those views of the full call (DINO: a global and two locals)', async () => {
+    const { t } = randomImages(14, 3, 32, 32);
+    const spec = presetFor('dino', 32);
+    const all = await read(augmentBatch(t, spec, 31));
+    const some = await read(augmentBatch(t, spec, 31, { only: [5, 0, 9] }));
+    expect(some.map((v) => v.length)).toEqual([all[5]!.length, all[0]!.length, all[9]!.length]);
+    expect(maxDiff(some[0]!, all[5]!)).toBe(0);
+    expect(maxDiff(some[1]!, all[0]!)).toBe(0);
+    expect(maxDiff(some[2]!, all[9]!)).toBe(0);
+    expect(() => augmentBatch(t, spec, 31, { only: [10] })).toThrow(/view 10 does not exist \(the pipeline makes 10 views\)/);
+    t.dispose();
+  });
+
   it('rejects a bad image tensor or seed with a clear error', () => {
     const gray = tf.zeros([1, 4, 4, 1]) as tf.Tensor4D;
     expect(() => augmentBatch(gray, presetFor('simclr', 32), 1)).toThrow(/expects NHWC RGB images \[n, h, w, 3\], got shape \[1, 4, 4, 1\]/);
