@@ -129,6 +129,8 @@ export async function embedImages(
   };
   let inFlight = batches.length > 0 ? start(0) : null;
   let done = 0;
+  // rows are written a few hundred per transaction: one commit per small batch would cost a sync each
+  let pending: { id: number; sha: string; blob: Buffer }[] = [];
   try {
     for (let b = 0; b < batches.length && !ctx.signal.aborted; b++) {
       const current = inFlight!;
@@ -140,7 +142,6 @@ export async function embedImages(
         if (ctx.signal.aborted) break;
         throw err;
       }
-      const pending: { id: number; sha: string; blob: Buffer }[] = [];
       batches[b]!.forEach((i, j) => {
         const v = rows[j];
         if (!v) {
@@ -153,7 +154,10 @@ export async function embedImages(
         const img = images[i]!;
         if (img.sha256) pending.push({ id: img.id, sha: img.sha256, blob });
       });
-      if (pending.length) flush(pending);
+      if (pending.length >= 256) {
+        flush(pending);
+        pending = [];
+      }
       done += batches[b]!.length;
       ctx.progress(done, failed.length);
       // let progress events and cancel requests through between batches
@@ -162,6 +166,7 @@ export async function embedImages(
   } finally {
     // never leave a forward pass running on an encoder the caller is about to close
     await inFlight?.catch(() => undefined);
+    if (pending.length) flush(pending);
   }
   ctx.throwIfCancelled();
   failed.sort((a, b) => a - b);

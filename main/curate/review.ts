@@ -23,7 +23,7 @@ export type ReviewOptions = ReturnType<typeof ReviewInput.parse>;
 const THRESHOLD_COUNT = Math.round((1 - REVIEW_THRESHOLD_MIN) / REVIEW_THRESHOLD_STEP) + 1;
 
 /**
- * The review data of the Curation page, from the built-in descriptors (cached by embedImages, so a dedup run after
+ * The review data of the Curation page, from the chosen encoder's embeddings (cached by embedImages, so a dedup run after
  * this, or before it, embeds nothing twice). Read-only: it changes no dataset.
  */
 export async function runReview(catalog: Catalog, input: ReviewOptions, ctx: JobContext): Promise<ReviewResult> {

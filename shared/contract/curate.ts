@@ -86,7 +86,7 @@ export type DedupOptions = z.output<typeof DedupInput>;
 export const DedupDuplicate = z.object({
   imageId: Id,
   path: z.string(),
-  /** similarity to the kept image: 1 for identical bytes, else the descriptor cosine (or 1 - Hamming/64 without embeddings) */
+  /** similarity to the kept image: 1 for identical bytes, else the encoder's cosine (or 1 - Hamming/64 without embeddings) */
   similarity: z.number(),
   /** the strongest evidence linking it directly to the kept image ('embedding': a proposed pair that passed the pixel check); 'group' when it joined through another member */
   match: z.enum(['exact', 'phash', 'embedding', 'group']),
