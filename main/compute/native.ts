@@ -25,13 +25,23 @@ interface Addon {
   conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dw: Float32Array, dims: Int32Array): void;
   matmul(a: Float32Array, b: Float32Array, c: Float32Array, dims: Int32Array): void;
   binaryStrided(op: number, a: Float32Array, b: Float32Array, out: Float32Array, dims: Int32Array): void;
-  unary(op: number, x: Float32Array, out: Float32Array, alpha: number): void;
+  unary(op: number, x: Float32Array, out: Float32Array, alpha: number, beta?: number): void;
+  transpose(x: Float32Array, out: Float32Array, shape: Int32Array, perm: Int32Array): void;
+  mirrorPad(x: Float32Array, out: Float32Array, shape: Int32Array, before: Int32Array, after: Int32Array, offset: 0 | 1): void;
+  depthwiseConv2d(x: Float32Array, w: Float32Array, out: Float32Array, dims: Int32Array): void;
+  cropAndResize(image: Float32Array, boxes: Float32Array, boxInd: Int32Array, out: Float32Array, dims: Int32Array, extrapolation: number): void;
   sumMiddle(x: Float32Array, out: Float32Array, outer: number, mid: number, inner: number): void;
 }
 
 const require = createRequire(import.meta.url);
 let addon: { native: Addon; library: string } | null = null;
 let registered = false;
+let nativeKernelNames: string[] = [];
+
+/** The kernels the native backend replaces (empty until registerNativeBackend). */
+export function replacedKernels(): readonly string[] {
+  return nativeKernelNames;
+}
 
 /** Where the built addon is looked for: $CURIO_NATIVE_ADDON, then dist/native/ of this package (unpacked from asar). */
 export function nativeAddonPath(): string {
@@ -84,6 +94,7 @@ export function registerNativeBackend(): void {
     tf.registerKernel({ ...config, backendName: NATIVE_TF_BACKEND });
   }
   const overrides = nativeKernels(addon!.native, stock);
+  nativeKernelNames = Object.keys(overrides);
   for (const [kernelName, kernelFunc] of Object.entries(overrides)) {
     tf.unregisterKernel(kernelName, NATIVE_TF_BACKEND);
     tf.registerKernel({ kernelName, backendName: NATIVE_TF_BACKEND, kernelFunc });
@@ -214,6 +225,77 @@ function nativeKernels(native: Addon, stock: Map<string, KernelFunc>): Record<st
     const result = new Float32Array(av.length);
     native.unary(bv[0] === 2 ? 2 : 8, av, result, bv[0]!);
     return backend.makeTensorInfo(a.shape.slice(), 'float32', result);
+  };
+
+  out.ClipByValue = (args) => {
+    const backend = args.backend as unknown as CpuBackendLike;
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { clipValueMin, clipValueMax } = args.attrs as unknown as { clipValueMin: number; clipValueMax: number };
+    const xv = f32(backend, x);
+    if (!xv) return fallback('ClipByValue')(args);
+    const result = new Float32Array(xv.length);
+    native.unary(9, xv, result, clipValueMin, clipValueMax);
+    return backend.makeTensorInfo(x.shape.slice(), 'float32', result);
+  };
+
+  // The augmentation path (main/augment): forward-only kernels, on the same images the training step then sees.
+  out.Transpose = (args) => {
+    const backend = args.backend as unknown as CpuBackendLike;
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { perm } = args.attrs as unknown as { perm: number[] };
+    const xv = f32(backend, x);
+    if (!xv || x.shape.length < 1 || x.shape.length > 8) return fallback('Transpose')(args);
+    const result = new Float32Array(xv.length);
+    native.transpose(xv, result, Int32Array.from(x.shape), Int32Array.from(perm));
+    return backend.makeTensorInfo(perm.map((p) => x.shape[p]!), 'float32', result);
+  };
+
+  out.MirrorPad = (args) => {
+    const backend = args.backend as unknown as CpuBackendLike;
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { paddings, mode } = args.attrs as unknown as { paddings: [number, number][]; mode: 'reflect' | 'symmetric' };
+    const xv = f32(backend, x);
+    if (!xv || x.shape.length < 1 || x.shape.length > 8 || xv.length === 0) return fallback('MirrorPad')(args);
+    const outShape = x.shape.map((d, i) => paddings[i]![0] + d + paddings[i]![1]);
+    const result = new Float32Array(outShape.reduce((p, d) => p * d, 1));
+    native.mirrorPad(xv, result, Int32Array.from(x.shape), Int32Array.from(paddings.map((p) => p[0])), Int32Array.from(paddings.map((p) => p[1])), mode === 'reflect' ? 0 : 1);
+    return backend.makeTensorInfo(outShape, 'float32', result);
+  };
+
+  out.DepthwiseConv2dNative = (args) => {
+    const backend = args.backend as unknown as CpuBackendLike;
+    const { x, filter } = args.inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
+    const a = args.attrs as unknown as { strides: number | [number, number]; pad: never; dataFormat: string; dilations: number | [number, number]; dimRoundingMode?: never };
+    const xv = f32(backend, x);
+    const wv = f32(backend, filter);
+    if (a.dataFormat === 'NCHW' || !xv || !wv) return fallback('DepthwiseConv2dNative')(args);
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
+      a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, true, 'channelsLast');
+    const result = new Float32Array(info.batchSize * info.outHeight * info.outWidth * info.outChannels);
+    if (result.length > 0) {
+      const dims = convDims(info);
+      dims[6] = filter.shape[3]!; // the channel multiplier
+      native.depthwiseConv2d(xv, wv, result, dims);
+    }
+    return backend.makeTensorInfo(info.outShape, 'float32', result);
+  };
+
+  out.CropAndResize = (args) => {
+    const backend = args.backend as unknown as CpuBackendLike;
+    const { image, boxes, boxInd } = args.inputs as { image: tf.TensorInfo; boxes: tf.TensorInfo; boxInd: tf.TensorInfo };
+    const { cropSize, method, extrapolationValue } = args.attrs as unknown as { cropSize: [number, number]; method: string; extrapolationValue: number };
+    const iv = f32(backend, image);
+    const bv = f32(backend, boxes);
+    const ind = backend.data.get(boxInd.dataId).values;
+    if (!iv || !bv || !(ind instanceof Int32Array) || image.shape.length !== 4) return fallback('CropAndResize')(args);
+    const [batch, h, w, c] = image.shape as [number, number, number, number];
+    const nb = boxes.shape[0]!;
+    const result = new Float32Array(nb * cropSize[0] * cropSize[1] * c);
+    if (result.length > 0 && h > 0 && w > 0) {
+      native.cropAndResize(iv, bv, ind, result, Int32Array.from([batch, h, w, c, nb, cropSize[0], cropSize[1], method === 'nearest' ? 1 : 0]), extrapolationValue);
+    }
+    return backend.makeTensorInfo([nb, cropSize[0], cropSize[1], c], 'float32', result);
   };
 
   out.Sum = (args) => reduce(native, args, false) ?? fallback('Sum')(args);

@@ -442,23 +442,24 @@ static napi_value js_binary_strided(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// unary(op, x, out, alpha): 0 relu, 1 step (x > 0 ? 1 : alpha; NaN stays NaN), 2 square, 3 neg, 4 sqrt,
-// 5 rsqrt, 6 exp, 7 abs, 8 pow(x, alpha)
+// unary(op, x, out, alpha, beta): 0 relu, 1 step (x > 0 ? 1 : alpha; NaN stays NaN), 2 square, 3 neg, 4 sqrt,
+// 5 rsqrt, 6 exp, 7 abs, 8 pow(x, alpha), 9 clip to [alpha, beta] (NaN stays NaN)
 static napi_value js_unary(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t op;
-  double alpha = 0;
+  double alpha = 0, beta = 0;
   float *x, *out;
   size_t lx, lo;
   if (argc < 4 || napi_get_value_int32(env, argv[0], &op) != napi_ok || !get_f32(env, argv[1], &x, &lx) ||
-      !get_f32(env, argv[2], &out, &lo) || napi_get_value_double(env, argv[3], &alpha) != napi_ok) {
-    if (argc < 4) napi_throw_type_error(env, NULL, "curio_cpu: unary needs 4 arguments");
+      !get_f32(env, argv[2], &out, &lo) || napi_get_value_double(env, argv[3], &alpha) != napi_ok ||
+      (argc >= 5 && napi_get_value_double(env, argv[4], &beta) != napi_ok)) {
+    if (argc < 4) napi_throw_type_error(env, NULL, "curio_cpu: unary needs 4 or 5 arguments");
     return NULL;
   }
   if (!need(env, lo, lx, "out")) return NULL;
-  const float al = (float)alpha;
+  const float al = (float)alpha, be = (float)beta;
   const size_t n = lx;
   switch (op) {
     case 0: for (size_t i = 0; i < n; i++) out[i] = x[i] > 0.f ? x[i] : (x[i] != x[i] ? x[i] : 0.f); break;
@@ -470,6 +471,7 @@ static napi_value js_unary(napi_env env, napi_callback_info info) {
     case 6: for (size_t i = 0; i < n; i++) out[i] = expf(x[i]); break;
     case 7: for (size_t i = 0; i < n; i++) out[i] = fabsf(x[i]); break;
     case 8: for (size_t i = 0; i < n; i++) out[i] = powf(x[i], al); break;
+    case 9: for (size_t i = 0; i < n; i++) out[i] = x[i] != x[i] ? x[i] : (x[i] > be ? be : (x[i] < al ? al : x[i])); break;
     default:
       napi_throw_range_error(env, NULL, "curio_cpu: unknown unary op");
       return NULL;
@@ -522,6 +524,252 @@ static napi_value js_sum_middle(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- augmentation kernels (forward only) -----------------------------------------------------------------------
+
+// transpose(x, out, shape Int32Array[rank], perm Int32Array[rank]): out = x permuted, rank ≤ 8
+static napi_value js_transpose(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *out;
+  int32_t *shape, *perm;
+  size_t lx, lo, rank, lp;
+  if (argc < 4 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &out, &lo) ||
+      !get_i32(env, argv[2], &shape, &rank) || !get_i32(env, argv[3], &perm, &lp)) {
+    if (argc < 4) napi_throw_type_error(env, NULL, "curio_cpu: transpose needs 4 arguments");
+    return NULL;
+  }
+  if (rank < 1 || rank > 8 || lp != rank) {
+    napi_throw_range_error(env, NULL, "curio_cpu: transpose supports ranks 1 to 8");
+    return NULL;
+  }
+  size_t in_stride[8], total = 1;
+  for (int k = (int)rank - 1; k >= 0; k--) {
+    if (shape[k] < 0) {
+      napi_throw_range_error(env, NULL, "curio_cpu: negative dimension");
+      return NULL;
+    }
+    in_stride[k] = total;
+    total *= (size_t)shape[k];
+  }
+  if (!need(env, lx, total, "x") || !need(env, lo, total, "out")) return NULL;
+  if (total == 0) return NULL;
+  size_t odim[8], ostr[8];  // output dims and the input stride of each output axis
+  for (size_t k = 0; k < rank; k++) {
+    if (perm[k] < 0 || (size_t)perm[k] >= rank) {
+      napi_throw_range_error(env, NULL, "curio_cpu: bad permutation");
+      return NULL;
+    }
+    odim[k] = (size_t)shape[perm[k]];
+    ostr[k] = in_stride[perm[k]];
+  }
+  size_t idx[8] = {0};
+  const size_t last = rank - 1, dl = odim[last], sl = ostr[last];
+  size_t base = 0;
+  for (size_t o = 0; o < total; o += dl) {
+    const float *src = x + base;
+    float *dst = out + o;
+    if (sl == 1) memcpy(dst, src, dl * sizeof(float));
+    else
+      for (size_t j = 0; j < dl; j++) dst[j] = src[j * sl];
+    // advance the odometer over the outer output axes
+    for (int k = (int)last - 1; k >= 0; k--) {
+      idx[k]++;
+      base += ostr[k];
+      if (idx[k] < odim[k]) break;
+      base -= ostr[k] * odim[k];
+      idx[k] = 0;
+    }
+  }
+  return NULL;
+}
+
+// mirrorPad(x, out, shape Int32Array[rank], before Int32Array[rank], after Int32Array[rank], offset): reflect
+// (offset 0) or symmetric (offset 1) padding, rank ≤ 8
+static napi_value js_mirror_pad(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *out;
+  int32_t *shape, *before, *after, offset;
+  size_t lx, lo, rank, lb, la;
+  if (argc < 6 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &out, &lo) ||
+      !get_i32(env, argv[2], &shape, &rank) || !get_i32(env, argv[3], &before, &lb) ||
+      !get_i32(env, argv[4], &after, &la) || napi_get_value_int32(env, argv[5], &offset) != napi_ok) {
+    if (argc < 6) napi_throw_type_error(env, NULL, "curio_cpu: mirrorPad needs 6 arguments");
+    return NULL;
+  }
+  if (rank < 1 || rank > 8 || lb != rank || la != rank || (offset != 0 && offset != 1)) {
+    napi_throw_range_error(env, NULL, "curio_cpu: mirrorPad arguments out of range");
+    return NULL;
+  }
+  size_t in_total = 1, out_total = 1, odim[8], in_stride[8];
+  for (int k = (int)rank - 1; k >= 0; k--) {
+    const int lim = shape[k] - (offset == 0 ? 1 : 0);
+    if (shape[k] < 1 || before[k] < 0 || after[k] < 0 || before[k] > lim || after[k] > lim) {
+      napi_throw_range_error(env, NULL, "curio_cpu: mirror padding larger than the input allows");
+      return NULL;
+    }
+    in_stride[k] = in_total;
+    in_total *= (size_t)shape[k];
+    odim[k] = (size_t)shape[k] + before[k] + after[k];
+    out_total *= odim[k];
+  }
+  if (!need(env, lx, in_total, "x") || !need(env, lo, out_total, "out")) return NULL;
+  // per axis: the input offset of each output coordinate
+  size_t maps_len = 0;
+  for (size_t k = 0; k < rank; k++) maps_len += odim[k];
+  size_t *maps = (size_t *)malloc(maps_len * sizeof(size_t));
+  if (!maps) {
+    napi_throw_error(env, NULL, "curio_cpu: out of memory");
+    return NULL;
+  }
+  size_t *map[8];
+  size_t at = 0;
+  for (size_t k = 0; k < rank; k++) {
+    map[k] = maps + at;
+    at += odim[k];
+    const int n = shape[k];
+    for (size_t o = 0; o < odim[k]; o++) {
+      int i = (int)o - before[k];
+      if (i < 0) i = -i - offset;
+      else if (i >= n) i = 2 * (n - 1) - i + offset;
+      map[k][o] = (size_t)i * in_stride[k];
+    }
+  }
+  size_t idx[8] = {0};
+  const size_t last = rank - 1, dl = odim[last];
+  for (size_t o = 0; o < out_total; o += dl) {
+    size_t base = 0;
+    for (size_t k = 0; k < last; k++) base += map[k][idx[k]];
+    const float *src = x + base;
+    float *dst = out + o;
+    for (size_t j = 0; j < dl; j++) dst[j] = src[map[last][j]];
+    for (int k = (int)last - 1; k >= 0; k--) {
+      if (++idx[k] < odim[k]) break;
+      idx[k] = 0;
+    }
+  }
+  free(maps);
+  return NULL;
+}
+
+// depthwiseConv2d(x, filter, out, dims[n, h, w, c, kh, kw, mult, oh, ow, sh, sw, pt, pl, dh, dw]): NHWC input,
+// filter [kh, kw, c, mult], out[n, oh, ow, c·mult + m]
+static napi_value js_depthwise_conv2d(napi_env env, napi_callback_info info) {
+  CONV_ARGS(4);
+  float *x, *w, *out;
+  size_t lx, lw, lo;
+  conv_dims d;  // oc holds the channel multiplier here
+  if (!get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &w, &lw) || !get_f32(env, argv[2], &out, &lo) ||
+      !read_conv_dims(env, argv[3], &d))
+    return NULL;
+  const int mult = d.oc, oc = d.c * mult;
+  if (!need(env, lx, (size_t)d.n * d.h * d.w * d.c, "x") || !need(env, lw, (size_t)d.kh * d.kw * oc, "filter") ||
+      !need(env, lo, (size_t)d.n * d.oh * d.ow * oc, "out"))
+    return NULL;
+  memset(out, 0, (size_t)d.n * d.oh * d.ow * oc * sizeof(float));
+  for (int n = 0; n < d.n; n++) {
+    const float *xn = x + (size_t)n * d.h * d.w * d.c;
+    for (int oh = 0; oh < d.oh; oh++)
+      for (int ow = 0; ow < d.ow; ow++) {
+        float *o = out + (((size_t)n * d.oh + oh) * d.ow + ow) * oc;
+        for (int kh = 0; kh < d.kh; kh++) {
+          const int ih = oh * d.sh - d.pt + kh * d.dh;
+          if (ih < 0 || ih >= d.h) continue;
+          for (int kw = 0; kw < d.kw; kw++) {
+            const int iw = ow * d.sw - d.pl + kw * d.dw;
+            if (iw < 0 || iw >= d.w) continue;
+            const float *xi = xn + ((size_t)ih * d.w + iw) * d.c;
+            const float *f = w + ((size_t)kh * d.kw + kw) * oc;
+            if (mult == 1)
+              for (int c = 0; c < d.c; c++) o[c] += xi[c] * f[c];
+            else
+              for (int c = 0; c < d.c; c++)
+                for (int m = 0; m < mult; m++) o[c * mult + m] += xi[c] * f[c * mult + m];
+          }
+        }
+      }
+  }
+  return NULL;
+}
+
+// cropAndResize(image, boxes, boxInd Int32Array, out, dims[batch, h, w, ch, numBoxes, cropH, cropW, nearest],
+// extrapolation): tf.image.cropAndResize's arithmetic (TensorFlow's crop_and_resize_op), with the same
+// float64 index math as tfjs's cpu kernel
+static napi_value js_crop_and_resize(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *img, *boxes, *out;
+  int32_t *bind, *p;
+  size_t li, lb, lbi, lo, ld;
+  double extrap = 0;
+  if (argc < 6 || !get_f32(env, argv[0], &img, &li) || !get_f32(env, argv[1], &boxes, &lb) ||
+      !get_i32(env, argv[2], &bind, &lbi) || !get_f32(env, argv[3], &out, &lo) || !get_i32(env, argv[4], &p, &ld) ||
+      napi_get_value_double(env, argv[5], &extrap) != napi_ok) {
+    if (argc < 6) napi_throw_type_error(env, NULL, "curio_cpu: cropAndResize needs 6 arguments");
+    return NULL;
+  }
+  if (ld < 8) {
+    napi_throw_range_error(env, NULL, "curio_cpu: cropAndResize dims need 8 entries");
+    return NULL;
+  }
+  const int batch = p[0], H = p[1], W = p[2], C = p[3], nb = p[4], ch = p[5], cw = p[6], nearest = p[7];
+  if (batch < 0 || H < 1 || W < 1 || C < 1 || nb < 0 || ch < 1 || cw < 1) {
+    napi_throw_range_error(env, NULL, "curio_cpu: cropAndResize dims out of range");
+    return NULL;
+  }
+  const size_t osz = (size_t)nb * ch * cw * C;
+  if (!need(env, li, (size_t)batch * H * W * C, "image") || !need(env, lb, (size_t)nb * 4, "boxes") ||
+      !need(env, lbi, (size_t)nb, "boxInd") || !need(env, lo, osz, "out"))
+    return NULL;
+  memset(out, 0, osz * sizeof(float));
+  const float ev = (float)extrap;
+  for (int b = 0; b < nb; b++) {
+    const double y1 = boxes[b * 4], x1 = boxes[b * 4 + 1], y2 = boxes[b * 4 + 2], x2 = boxes[b * 4 + 3];
+    const int bi = bind[b];
+    if (bi < 0 || bi >= batch) continue;
+    const float *im = img + (size_t)bi * H * W * C;
+    const double hs = ch > 1 ? (y2 - y1) * (H - 1) / (ch - 1) : 0;
+    const double ws = cw > 1 ? (x2 - x1) * (W - 1) / (cw - 1) : 0;
+    for (int y = 0; y < ch; y++) {
+      float *orow = out + (((size_t)b * ch + y) * cw) * C;
+      const double yi = ch > 1 ? y1 * (H - 1) + y * hs : 0.5 * (y1 + y2) * (H - 1);
+      if (yi < 0 || yi > H - 1) {
+        for (size_t j = 0; j < (size_t)cw * C; j++) orow[j] = ev;
+        continue;
+      }
+      const int top = (int)floor(yi), bottom = (int)ceil(yi);
+      const double yl = yi - top;
+      for (int x = 0; x < cw; x++) {
+        float *o = orow + (size_t)x * C;
+        const double xi = cw > 1 ? x1 * (W - 1) + x * ws : 0.5 * (x1 + x2) * (W - 1);
+        if (xi < 0 || xi > W - 1) {
+          for (int c = 0; c < C; c++) o[c] = ev;
+          continue;
+        }
+        if (nearest) {
+          const int cx = (int)floor(xi + 0.5), cy = (int)floor(yi + 0.5);
+          const float *s = im + ((size_t)cy * W + cx) * C;
+          for (int c = 0; c < C; c++) o[c] = s[c];
+          continue;
+        }
+        const int left = (int)floor(xi), right = (int)ceil(xi);
+        const double xl = xi - left;
+        const float *tl = im + ((size_t)top * W + left) * C, *tr = im + ((size_t)top * W + right) * C;
+        const float *bl = im + ((size_t)bottom * W + left) * C, *br = im + ((size_t)bottom * W + right) * C;
+        for (int c = 0; c < C; c++) {
+          const double t = tl[c] + (tr[c] - tl[c]) * xl;
+          const double bo = bl[c] + (br[c] - bl[c]) * xl;
+          o[c] = (float)(t + (bo - t) * yl);
+        }
+      }
+    }
+  }
+  return NULL;
+}
+
 // ---- module -----------------------------------------------------------------------------------------------------
 
 static napi_value init_module(napi_env env, napi_value exports) {
@@ -533,6 +781,10 @@ static napi_value init_module(napi_env env, napi_value exports) {
       {"matmul", NULL, js_matmul, NULL, NULL, NULL, napi_enumerable, NULL},
       {"binaryStrided", NULL, js_binary_strided, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unary", NULL, js_unary, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"transpose", NULL, js_transpose, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"mirrorPad", NULL, js_mirror_pad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"depthwiseConv2d", NULL, js_depthwise_conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"cropAndResize", NULL, js_crop_and_resize, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumMiddle", NULL, js_sum_middle, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof *props, props) != napi_ok) return NULL;

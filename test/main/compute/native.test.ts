@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../main/common/random.js';
 import { initBackend } from '../../../main/compute/index.js';
-import { broadcastDims, loadNativeKernels, NATIVE_TF_BACKEND, registerNativeBackend } from '../../../main/compute/native.js';
+import { broadcastDims, loadNativeKernels, NATIVE_TF_BACKEND, registerNativeBackend, replacedKernels } from '../../../main/compute/native.js';
 import { buildMlp, simclrProjector } from '../../../main/train/heads.js';
 import { ntXentLoss } from '../../../main/train/losses/nt-xent.js';
 import { Rng } from '../../../main/train/nn/init.js';
@@ -55,6 +55,15 @@ async function compare(f: () => tf.Tensor | tf.Tensor[]): Promise<number> {
 const seeded = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
 
 describe.skipIf(unavailable !== null)('native CPU kernels vs the stock cpu kernels', () => {
+  it('replaces the hot kernels (so the comparisons below compare two implementations) and keeps every other cpu kernel', () => {
+    const names = replacedKernels();
+    for (const k of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'BatchMatMul', 'Multiply', 'Sum', 'Mean', 'Relu', 'CropAndResize', 'Transpose']) {
+      expect(names).toContain(k);
+      expect(tf.getKernel(k, NATIVE_TF_BACKEND)!.kernelFunc).not.toBe(tf.getKernel(k, 'cpu')!.kernelFunc);
+    }
+    for (const config of tf.getKernelsForBackend('cpu')) expect(tf.getKernel(config.kernelName, NATIVE_TF_BACKEND), config.kernelName).toBeDefined();
+  });
+
   it('conv2d forward and both gradients agree on random shapes, strides, paddings and dilations', async () => {
     const rand = mulberry32(7);
     const int = (lo: number, hi: number) => lo + Math.floor(rand() * (hi - lo + 1));
@@ -132,6 +141,28 @@ describe.skipIf(unavailable !== null)('native CPU kernels vs the stock cpu kerne
       tf.sum(x(), [0, 2]), // not adjacent: stock kernel
       tf.moments(x(), [0, 1, 2]).variance,
     ]);
+    expect(err).toBeLessThan(1e-5);
+  });
+
+  it('the augmentation kernels agree: transpose, mirror pad, depthwise conv, crop-and-resize, clip', async () => {
+    const img = () => tf.randomUniform([3, 11, 9, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const boxes = tf.tensor2d([[0.1, 0.2, 0.9, 0.7], [0, 1, 1, 0], [-0.2, 0.1, 0.5, 1.3], [0.3, 0.3, 0.3, 0.3], [0.2, 0.1, 0.8, 0.6]]);
+    const boxInd = tf.tensor1d([0, 2, 1, 1, 7], 'int32'); // 7 is out of range: that crop stays zero
+    const err = await compare(() => [
+      tf.transpose(img(), [0, 2, 1, 3]),
+      tf.transpose(img(), [3, 0, 1, 2]),
+      tf.transpose(seeded([4, 6], 2)),
+      tf.transpose(seeded([2, 3, 4, 5, 2], 3), [4, 2, 0, 3, 1]),
+      tf.mirrorPad(img(), [[0, 0], [2, 3], [1, 1], [0, 0]], 'reflect'),
+      tf.mirrorPad(img(), [[0, 0], [3, 0], [4, 2], [0, 0]], 'symmetric'),
+      tf.depthwiseConv2d(img(), seeded([5, 1, 3, 1], 4) as tf.Tensor4D, 1, 'valid'),
+      tf.depthwiseConv2d(img(), seeded([3, 3, 3, 2], 5) as tf.Tensor4D, 2, 'same'),
+      tf.image.cropAndResize(img(), boxes, boxInd, [7, 5], 'bilinear', 0.5),
+      tf.image.cropAndResize(img(), boxes, boxInd, [4, 6], 'nearest'),
+      tf.image.cropAndResize(img(), boxes, boxInd, [1, 1]),
+      tf.clipByValue(seeded([5, 7], 6), -0.5, 0.8),
+    ]);
+    tf.dispose([boxes, boxInd]);
     expect(err).toBeLessThan(1e-5);
   });
 
