@@ -1,5 +1,4 @@
 import { parentPort } from 'node:worker_threads';
-import sharp from 'sharp';
 import { decodeRgb } from './decode.js';
 
 /**
@@ -32,9 +31,8 @@ export interface DecodeIntoReply {
   done: number;
 }
 
-// One libvips thread per worker: the pool decides how many workers run.
-sharp.concurrency(1);
-sharp.cache(false);
+// No sharp.concurrency()/cache() here: both are process-wide libvips settings, and a run's workers share the app's
+// process, so they would change every other decode in the app (imports, thumbnails).
 
 const firstLine = (err: unknown) => (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
 
@@ -54,18 +52,25 @@ async function decodeBatch({ id, paths, size }: DecodeRequest): Promise<DecodeRe
   return { id, x, failed };
 }
 
+/** Decodes a few files at once: sharp hands each to a libvips thread, so this thread would otherwise sit idle. */
+const IN_FLIGHT = 4;
+
 async function decodeInto({ id, into, first, paths, size }: DecodeIntoRequest): Promise<DecodeIntoReply> {
   const per = size * size * 3;
   const bytes = new Uint8Array(into);
-  for (let i = 0; i < paths.length; i++) {
-    let data: Uint8Array;
-    try {
-      data = await decodeRgb(paths[i]!, size);
-    } catch (err) {
-      throw new Error(`cannot decode ${paths[i]}: ${firstLine(err)}`);
+  let next = 0;
+  const lane = async () => {
+    for (let i = next++; i < paths.length; i = next++) {
+      let data: Uint8Array;
+      try {
+        data = await decodeRgb(paths[i]!, size);
+      } catch (err) {
+        throw new Error(`cannot decode ${paths[i]}: ${firstLine(err)}`);
+      }
+      bytes.set(data, (first + i) * per);
     }
-    bytes.set(data, (first + i) * per);
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(IN_FLIGHT, paths.length) }, lane));
   return { id, done: paths.length };
 }
 

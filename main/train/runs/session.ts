@@ -35,8 +35,10 @@ const MONITOR_T = 0.07;
 const STD_SAMPLE = 256;
 
 /**
- * One pretraining run: decode the images, pick the backend, build the method, then loop epochs of seeded
- * batches → augmented views → method.trainStep. It streams step and epoch metrics, writes a checkpoint every
+ * One pretraining run: decode the images (on decode worker threads), pick the backend, build the method, then
+ * loop over a seeded schedule of batches → augmented views → method.trainStep. A batch worker prepares the next
+ * batches while a step trains (on wasm/cpu it also augments them there, with the same backend and seed), so
+ * dataWait is only what the prefetch could not hide. It streams step and epoch metrics, writes a checkpoint every
  * checkpointMinutes and at the end, and on resume continues from the checkpoint's step with its optimizer state
  * and the same data order.
  */
@@ -51,15 +53,21 @@ export async function runSession(
   const log = (line: string) => post({ type: 'log', line });
   const pipeline = parsePipelineSpec(config.pipeline);
 
+  // The decode workers start first, so decoding overlaps the backend's start-up (wasm compile, the train check)
+  log(`decoding ${input.images.length} training images at ${config.imageSize} px on worker threads`);
+  const decoded = (async () => {
+    const train = await ImageCache.load(input.images, config.imageSize);
+    // Without a labeled held-out set, the embedding std (collapse check) is still measured, on the first training
+    // images: a fixed set, so the curve compares like with like.
+    const monitor = input.monitor.length > 0 ? await ImageCache.load(input.monitor, config.imageSize) : train;
+    return { train, monitor };
+  })();
+  decoded.catch(() => undefined); // a backend failure below is the error to report; decoding then just ends
+
   const backend = await initBackend({ prefer: config.backend });
   post({ type: 'backend', backend: backend.backend, reason: backend.reason });
   log(`backend ${backend.backend}: ${backend.reason}`);
-
-  log(`decoding ${input.images.length} training images at ${config.imageSize} px`);
-  const cache = await ImageCache.load(input.images, config.imageSize);
-  // Without a labeled held-out set, the embedding std (collapse check) is still measured, on the first training
-  // images: a fixed set, so the curve compares like with like.
-  const monitorCache = input.monitor.length > 0 ? await ImageCache.load(input.monitor, config.imageSize) : cache;
+  const { train: cache, monitor: monitorCache } = await decoded;
   const monitorLabels: (string | null)[] =
     input.monitor.length > 0 ? input.monitor.map((m) => m.label) : new Array<string | null>(Math.min(STD_SAMPLE, cache.count)).fill(null);
 

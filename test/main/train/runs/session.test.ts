@@ -109,14 +109,15 @@ describe('training session: data path and DINO multi-crop', () => {
     expect([...batchSchedule({ step: 2, epoch: 0, batchInEpoch: 2 }, run)]).toEqual(all.slice(2));
     expect([...batchSchedule({ step: 3, epoch: 1, batchInEpoch: 1 }, run)]).toEqual(all.slice(3));
 
-    const pipeline = presetFor('simclr', 16) as unknown as Record<string, unknown>;
+    const spec = presetFor('simclr', 16);
+    const pipeline = spec as unknown as Record<string, unknown>;
     const queue = await BatchQueue.open({ cache, pipeline, augmentOn: 'wasm', jobs: all.values(), depth: 2 });
     try {
       for (const job of all) {
         const got = await queue.next();
         expect(got && [got.step, [...got.indices]]).toEqual([job.step, [...job.indices]]);
         if (!got || !('views' in got)) throw new Error('expected augmented views from the worker');
-        const want = tf.tidy(() => augmentBatch(tf.tensor4d(cache.batch(job.indices), [3, 16, 16, 3]), pipeline, job.seed));
+        const want = tf.tidy(() => augmentBatch(tf.tensor4d(cache.batch(job.indices), [3, 16, 16, 3]), spec, job.seed));
         try {
           expect(got.views.map((v) => v.shape)).toEqual(want.map((v) => v.shape));
           for (let v = 0; v < want.length; v++) expect(got.views[v]!.data).toEqual(await want[v]!.data());
