@@ -18,6 +18,7 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, parseBackendPreference, type BackendName } from '../../main/compute/index.js';
+import { registerCurioWebgpuKernels } from '../../main/compute/webgpu/index.js';
 import { buildMlp, simclrProjector } from '../../main/train/heads.js';
 import { ntXentLoss } from '../../main/train/losses/nt-xent.js';
 import { BatchNorm, LayerNorm } from '../../main/train/nn/layers.js';
@@ -25,6 +26,7 @@ import { Rng } from '../../main/train/nn/init.js';
 import { createOptimizer } from '../../main/train/optim/optimizer.js';
 import { createBackbone } from '../../main/train/models/index.js';
 import { report, type Figure } from '../lib.js';
+import { runMatmulBench } from './matmul.js';
 
 const { values } = parseArgs({
   options: {
@@ -272,6 +274,10 @@ async function profileTraining(): Promise<void> {
   if (!Number.isInteger(batch) || batch < 1) throw new Error(`--batch must be a positive integer, got ${values.batch}`);
   if (!Number.isInteger(steps) || steps < 1) throw new Error(`--steps must be a positive integer, got ${values.steps}`);
   const choice = await initBackend({ prefer: backend });
+  if (values['custom-kernels']) {
+    if (tf.getBackend() !== 'webgpu') throw new Error(`--custom-kernels replaces webgpu kernels: use --backend webgpu or webgpu-gl, not ${backend}`);
+    registerCurioWebgpuKernels();
+  }
   process.stderr.write(`[profile] ${backend} (${choice.device ?? choice.tfBackend}), ${net} batch ${batch}×2 views at ${imageSize} px, ${steps} steps\n`);
 
   const step = simclrStep(net, batch, imageSize);
@@ -411,4 +417,8 @@ async function profileTraining(): Promise<void> {
   }
 }
 
-await profileTraining();
+if (values.matmul !== undefined) {
+  await runMatmulBench({ backend: parseBackendPreference(values.backend) as BackendName, size: Number(values.matmul), reps: Number(values.reps) });
+} else {
+  await profileTraining();
+}

@@ -74,6 +74,30 @@ export class GemmProgram implements WebGPUProgram {
     const tileM = wgY * regM;
     const tileN = wgX * regN;
     const threads = wgX * wgY;
+    // The register block, the tile loads and the output writes are unrolled here rather than left as loops over
+    // arrays: a compiler that does not unroll them (llvmpipe's, for one) keeps such arrays in memory.
+    const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+    const accs = range(regM).flatMap((i) => range(regN).map((j) => `acc${i}_${j}`));
+    const loadA = range((tileM * tileK) / threads).map(
+      (l) => `{ let e = tid + ${l * threads}; curioTileA[e / ${tileK}][e % ${tileK}] = curioReadA(batch, rowBase + e / ${tileK}, kBase + e % ${tileK}); }`,
+    );
+    const loadB = range((tileK * tileN) / threads).map(
+      (l) => `{ let e = tid + ${l * threads}; curioTileB[e / ${tileN}][e % ${tileN}] = curioReadB(batch, kBase + e / ${tileN}, colBase + e % ${tileN}); }`,
+    );
+    const inner = [
+      ...range(regN).map((j) => `let b${j} = curioTileB[k][tx + ${j * wgX}];`),
+      ...range(regM).flatMap((i) => [
+        `let a${i} = curioTileA[ty + ${i * wgY}][k];`,
+        ...range(regN).map((j) => `acc${i}_${j} = fma(a${i}, b${j}, acc${i}_${j});`),
+      ]),
+    ];
+    const writes = range(regM).flatMap((i) =>
+      range(regN).map(
+        (j) => `if (rowBase + ty + ${i * wgY} < uniforms.dimM && colBase + tx + ${j * wgX} < uniforms.dimN) {
+          result[outBase + (rowBase + ty + ${i * wgY}) * uniforms.dimN + colBase + tx + ${j * wgX}] = acc${i}_${j};
+        }`,
+      ),
+    );
     return `
       var<workgroup> curioTileA : array<array<f32, ${tileK}>, ${tileM}>;
       var<workgroup> curioTileB : array<array<f32, ${tileN}>, ${tileK}>;
@@ -92,50 +116,20 @@ export class GemmProgram implements WebGPUProgram {
         let tid = ty * ${wgX} + tx;
         let rowBase = i32(workgroupId.y) * ${tileM};
         let colBase = i32(workgroupId.x) * ${tileN};
-        var acc : array<array<f32, ${regN}>, ${regM}>;
-        for (var i = 0; i < ${regM}; i++) {
-          for (var j = 0; j < ${regN}; j++) {
-            acc[i][j] = 0.0;
-          }
-        }
+        ${accs.map((a) => `var ${a} = 0.0;`).join('\n        ')}
         let steps = (uniforms.dimK + ${tileK - 1}) / ${tileK};
         for (var s = 0; s < steps; s++) {
           let kBase = s * ${tileK};
-          for (var e = tid; e < ${tileM * tileK}; e += ${threads}) {
-            let r = e / ${tileK};
-            let c = e % ${tileK};
-            curioTileA[r][c] = curioReadA(batch, rowBase + r, kBase + c);
-          }
-          for (var e = tid; e < ${tileK * tileN}; e += ${threads}) {
-            let r = e / ${tileN};
-            let c = e % ${tileN};
-            curioTileB[r][c] = curioReadB(batch, kBase + r, colBase + c);
-          }
+          ${loadA.join('\n          ')}
+          ${loadB.join('\n          ')}
           workgroupBarrier();
           for (var k = 0; k < ${tileK}; k++) {
-            var b : array<f32, ${regN}>;
-            for (var j = 0; j < ${regN}; j++) {
-              b[j] = curioTileB[k][tx + j * ${wgX}];
-            }
-            for (var i = 0; i < ${regM}; i++) {
-              let a = curioTileA[ty + i * ${wgY}][k];
-              for (var j = 0; j < ${regN}; j++) {
-                acc[i][j] = fma(a, b[j], acc[i][j]);
-              }
-            }
+            ${inner.join('\n            ')}
           }
           workgroupBarrier();
         }
         let outBase = batch * uniforms.dimM * uniforms.dimN;
-        for (var i = 0; i < ${regM}; i++) {
-          let row = rowBase + ty + i * ${wgY};
-          for (var j = 0; j < ${regN}; j++) {
-            let col = colBase + tx + j * ${wgX};
-            if (row < uniforms.dimM && col < uniforms.dimN) {
-              result[outBase + row * uniforms.dimN + col] = acc[i][j];
-            }
-          }
-        }
+        ${writes.join('\n        ')}
       }
     `;
   }
