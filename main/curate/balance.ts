@@ -141,6 +141,7 @@ export async function runBalance(catalog: Catalog, options: BalanceOptions, ctx:
     removed: images.length - keep.length,
     kept: keep.length,
     embeddingFailures: emb.failed.length,
+    encoder: emb.encoder,
     applied,
     seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
   };
@@ -193,6 +194,7 @@ export async function runRetrieve(catalog: Catalog, options: RetrieveOptions, ct
     removed: pool.length - keep.length,
     kept: keep.length,
     embeddingFailures: poolEmb.failed.length + seedEmb.failed.length,
+    encoder: poolEmb.encoder,
     applied,
     seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
   };

@@ -88,6 +88,7 @@ export async function runDecontaminate(catalog: Catalog, options: DecontaminateO
     removed: hits.size,
     kept: pool.length - hits.size,
     embeddingFailures: poolEmb.failed.length + evalEmb.failed.length,
+    encoder: poolEmb.encoder,
     contaminated,
     applied,
     seconds: Number(((performance.now() - started) / 1000).toFixed(3)),

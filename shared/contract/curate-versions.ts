@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { request } from './define.js';
 import { DatasetName, FsPath, Id } from './common.js';
-import { EncoderSpec } from './curate.js';
+import { CurateEncoderInfo, EncoderSpec } from './curate.js';
 
 /**
  * Curation steps that make a new dataset version from an existing one (decontamination, balancing, retrieval)
@@ -63,6 +63,8 @@ export const DecontaminateResult = z.object({
   kept: z.number().int().nonnegative(),
   /** pool or eval images without a descriptor (compared by hash only, when phashDistance is given) */
   embeddingFailures: z.number().int().nonnegative(),
+  /** the encoder the images were embedded with, and how it ran */
+  encoder: CurateEncoderInfo.optional(),
   contaminated: z.array(Contaminated),
   applied: AppliedVersion,
   seconds: z.number().nonnegative(),
@@ -103,6 +105,8 @@ export const BalanceResult = z.object({
   kept: z.number().int().nonnegative(),
   /** images without a descriptor: not clustered, not kept */
   embeddingFailures: z.number().int().nonnegative(),
+  /** the encoder the images were embedded with, and how it ran */
+  encoder: CurateEncoderInfo.optional(),
   applied: AppliedVersion,
   seconds: z.number().nonnegative(),
 });
@@ -130,6 +134,8 @@ export const RetrieveResult = z.object({
   removed: z.number().int().nonnegative(),
   kept: z.number().int().nonnegative(),
   embeddingFailures: z.number().int().nonnegative(),
+  /** the encoder the images were embedded with, and how it ran */
+  encoder: CurateEncoderInfo.optional(),
   applied: AppliedVersion,
   seconds: z.number().nonnegative(),
 });

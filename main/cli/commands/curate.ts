@@ -2,7 +2,7 @@ import type { BalanceResult, DecontaminateResult, RetrieveResult } from '../../.
 import { DECONTAMINATE_DEFAULTS } from '../../../shared/contract/curate-versions.js';
 import { parseBalanceOptions, parseRetrieveOptions, runBalance, runRetrieve } from '../../curate/balance.js';
 import { parseDecontaminateOptions, runDecontaminate } from '../../curate/decontaminate.js';
-import { checkEncoderSpec, encoderSpecFromArg } from '../../curate/encoders.js';
+import { checkEncoderSpec, describeEncoder, encoderSpecFromArg } from '../../curate/encoders.js';
 import type { EncoderSpec } from '../../../shared/contract/curate.js';
 import { CurioError } from '../../common/errors.js';
 import type { JobContext } from '../../common/jobs.js';
@@ -91,6 +91,7 @@ async function decontaminate(argv: string[]): Promise<number> {
       ...r.contaminated.slice(0, 10).map((c) => `  ${c.similarity.toFixed(3)} ${c.match.padEnd(9)} ${c.path}  ~ ${c.evalPath}`),
       ...(r.contaminated.length > 10 ? [`  … and ${r.contaminated.length - 10} more`] : []),
       ...(r.embeddingFailures ? [`warning     ${r.embeddingFailures} images could not be described`] : []),
+      ...(r.encoder ? [`encoder     ${describeEncoder(r.encoder)}`] : []),
       appliedLine(r.applied),
     ].join('\n'),
   );
@@ -133,6 +134,7 @@ async function balance(argv: string[]): Promise<number> {
       `cap         ${r.perCluster} per cluster, keeping the ${r.keep === 'nearest' ? 'nearest to the centroid' : 'random draw'}`,
       `removed     ${r.removed} (kept ${r.kept})`,
       ...(r.embeddingFailures ? [`warning     ${r.embeddingFailures} images could not be described and are not kept`] : []),
+      ...(r.encoder ? [`encoder     ${describeEncoder(r.encoder)}`] : []),
       appliedLine(r.applied),
     ].join('\n'),
   );
@@ -165,6 +167,7 @@ async function retrieve(argv: string[]): Promise<number> {
       `seeds       ${r.seedDataset} (${r.seedCount} images), ${r.perImage} nearest each`,
       `kept        ${r.kept} (removed ${r.removed})`,
       ...(r.embeddingFailures ? [`warning     ${r.embeddingFailures} images could not be described`] : []),
+      ...(r.encoder ? [`encoder     ${describeEncoder(r.encoder)}`] : []),
       appliedLine(r.applied),
     ].join('\n'),
   );

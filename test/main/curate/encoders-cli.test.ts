@@ -46,6 +46,14 @@ describe('--encoder on the curation commands', () => {
     expect(stored.map((s) => s.encoder)).toEqual([expect.stringMatching(new RegExp(`^run:${runId}:step40:`))]);
   }, 120_000);
 
+  it('curio curate decontaminate --encoder RUN compares with the run\'s embeddings and says so', async () => {
+    const r = await runCurio(['curate', 'decontaminate', '--db', db, '--dataset', 'pics', '--against', 'tinted', '--encoder', String(runId), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`encoder +run ${runId} \\(small, step 40\\) on onnxruntime`));
+    const result = JSON.parse(lines(r.stdout).at(-1)!) as { imageCount: number; evalCount: number };
+    expect(result).toMatchObject({ imageCount: 6, evalCount: 6 });
+  }, 120_000);
+
   it('an unknown run, a missing file or a malformed model is one clear line and a non-zero exit', async () => {
     const garbage = path.join(dir, 'garbage.onnx');
     fs.writeFileSync(garbage, 'not a model');

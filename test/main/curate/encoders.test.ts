@@ -264,6 +264,7 @@ describe('curation encoders', () => {
       const decon = (await done((await h['curate.decontaminate']!({ dataset: 'train', against: 'test', encoder: runId, cosine: 1 })).jobId)) as DecontaminateResult;
       expect(decon.imageCount + decon.evalCount).toBe(paths.length);
       expect(decon.embeddingFailures).toBe(0);
+      expect(decon.encoder).toEqual(dedup.encoder);
     } finally {
       services.close();
     }
