@@ -161,22 +161,27 @@ function colorJitter(x: tf.Tensor4D, d: Extract<OpDraws, { op: 'color_jitter' }>
       case 'brightness':
         v = tf.clipByValue(tf.mul(v, perImage(d.brightness)), 0, 1) as tf.Tensor4D;
         break;
+      // (v − m)·f + m written as v·f + m·(1 − f): one pass over the pixels fewer, and exactly v where f = 1
       case 'contrast': {
         const mean = tf.mean(luma(v), [1, 2, 3], true);
-        v = tf.clipByValue(tf.add(tf.mul(tf.sub(v, mean), perImage(d.contrast)), mean), 0, 1) as tf.Tensor4D;
+        v = blendClip(v, mean, d.contrast);
         break;
       }
-      case 'saturation': {
-        const gray = luma(v);
-        v = tf.clipByValue(tf.add(tf.mul(tf.sub(v, gray), perImage(d.saturation)), gray), 0, 1) as tf.Tensor4D;
+      case 'saturation':
+        v = blendClip(v, luma(v), d.saturation);
         break;
-      }
       case 'hue':
         if (d.hue.some((hh) => hh !== 0)) v = tf.clipByValue(hueRotate(v, d.hue), 0, 1);
         break;
     }
   }
   return v;
+}
+
+/** clip(v·f + toward·(1 − f), 0, 1) with a factor f per image. */
+function blendClip(v: tf.Tensor4D, toward: tf.Tensor4D, factors: Float32Array): tf.Tensor4D {
+  const f = perImage(factors);
+  return tf.clipByValue(tf.add(tf.mul(v, f), tf.mul(toward, tf.sub(1, f))), 0, 1) as tf.Tensor4D;
 }
 
 // RGB ↔ YIQ (NTSC). A hue shift is a rotation of the (I, Q) chroma plane; luma Y is kept.
