@@ -5,6 +5,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { expect, test, type Page } from '@playwright/test';
 import sharp from 'sharp';
+import { Catalog } from '../../main/catalog/catalog.js';
+import { createBackbone } from '../../main/train/models/index.js';
+import { writeCheckpoint } from '../../main/train/runs/checkpoint.js';
+import type { RunConfig } from '../../shared/contract/train.js';
+import type { CheckpointMeta } from '../../main/train/runs/protocol.js';
+import { RunStore } from '../../main/train/runs/run-store.js';
 import { chromiumPath, root, screenshotDir, startCurio, type CurioServer } from './curio-server.js';
 
 test.skip(!fs.existsSync(chromiumPath), `no Chromium at ${chromiumPath}: install Debian's chromium package or set CURIO_CHROMIUM`);
@@ -54,6 +60,31 @@ interface EvalJson {
   knn: { k10: number; k20: number; k100: number } | null;
   fractions: Record<string, { mean: number; std: number }>;
   html: string;
+}
+
+/**
+ * A vit-tiny run of `dataset` with a checkpoint holding a random-init backbone, as a run leaves it on disk: the
+ * real checkpoint → report → attention path, without the minutes a ViT needs to train on 2 cores.
+ */
+async function randomInitVitRun(db: string, dir: string, dataset: string, imageSize: number): Promise<number> {
+  const catalog = Catalog.open(db);
+  try {
+    const store = new RunStore(catalog);
+    const config = { dataset, method: 'dino', backbone: 'vit-tiny', imageSize, patchSize: 4, batchSize: 8, seed: 0, backend: 'auto', checkpointMinutes: 5, monitorSize: 0, pipeline: {} };
+    const runId = store.create('dino-vit-tiny (random init)', catalog.datasetIdByName(dataset), config as unknown as RunConfig);
+    const model = createBackbone('vit-tiny', { imageSize, seed: 5, patchSize: 4 });
+    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const [name, t] of Object.entries(await model.getState())) tensors[`modules/backbone.${name}`] = t;
+    model.dispose();
+    const meta: CheckpointMeta = { runId, step: 1, epoch: 1, batchInEpoch: 0, totalSteps: 1, config: config as unknown as CheckpointMeta['config'], optimizer: {}, savedAt: new Date().toISOString() };
+    const file = path.join(dir, 'vit-run', 'checkpoint.ckpt');
+    writeCheckpoint(file, { meta, tensors });
+    store.setCheckpoint(runId, file);
+    store.setStatus(runId, 'done');
+    return runId;
+  } finally {
+    catalog.close();
+  }
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -212,5 +243,33 @@ test.describe('Reports page against curio serve', () => {
     await expect(page.getByTestId('confusion-cell')).toHaveCount(CLASSES.length ** 2);
     await page.screenshot({ path: path.join(screenshotDir, 'reports.png') });
     expect(pageErrors).toEqual([]);
+  });
+
+  test('a ViT run\'s report shows per-head CLS attention maps computed by curio serve', async ({ page }) => {
+    test.setTimeout(120_000);
+    const runId = await randomInitVitRun(db, tmp, 'shapes-train', 16);
+    const vit = await curio<EvalJson>(db, 'eval', '--run', String(runId), '--train-dataset', 'shapes-train', '--test-dataset', 'shapes-test', '--protocol', 'knn', '--fractions', '');
+    await page.goto(server.url);
+    await page.getByTestId('nav-reports').click();
+    await openReport(page, vit.reportId);
+    await expect(page.getByTestId('report-title')).toContainText('vit-tiny');
+    const panel = page.getByTestId('attention');
+    await panel.getByTestId('attention-count').fill('3');
+    await panel.getByTestId('attention-load').click();
+    // vit-tiny has 3 heads: "all 3" plus one entry per head; each image row shows the image and 3 overlays
+    await expect(panel.getByTestId('attention-head').locator('option')).toHaveCount(4, { timeout: 60_000 });
+    const rows = panel.getByTestId('attention-image');
+    await expect(rows).toHaveCount(3);
+    for (const row of await rows.all()) {
+      const overlays = row.locator('img.overlay');
+      await expect(overlays).toHaveCount(3);
+      for (const src of await overlays.evaluateAll((els) => els.map((e) => (e as unknown as { src: string }).src))) expect(src).toMatch(/^data:image\/png;base64,/);
+      // the maps were decoded by the browser at the run's 16 px
+      await expect.poll(() => overlays.first().evaluate((e) => (e as unknown as { naturalWidth: number }).naturalWidth)).toBe(16);
+    }
+    await panel.getByTestId('attention-head').selectOption({ label: '2' });
+    await expect(rows.first().locator('img.overlay')).toHaveCount(1);
+    await expect(rows.first().locator('img.overlay')).toHaveAttribute('alt', /head 2 attention/);
+    await page.screenshot({ path: path.join(screenshotDir, 'reports-attention.png') });
   });
 });
