@@ -53,20 +53,27 @@ export class GemmProgram implements WebGPUProgram {
   uniforms: string;
   workgroupSize: [number, number, number];
 
+  /**
+   * With `splits` > 1 (split-K, for a small M×N over a long K such as a filter gradient) workgroup z is the slice of
+   * K, `kChunk` long, that a workgroup sums; the output is then [splits, M, N] partial sums (SplitSumProgram adds
+   * them) and operands are read at batch 0.
+   */
   constructor(
     batch: number,
     m: number,
     n: number,
     private readonly variant: GemmVariant,
     private readonly tile: GemmTile,
+    private readonly splits = 1,
   ) {
-    this.outputShape = [batch, m, n];
+    if (splits > 1 && batch !== 1) throw new Error('split-K GEMM takes one batch');
+    this.outputShape = [Math.max(batch, splits), m, n];
     this.dispatchLayout = { x: [2], y: [1], z: [0] };
     this.workgroupSize = [tile.wgX, tile.wgY, 1];
-    this.dispatch = [Math.ceil(n / (tile.wgX * tile.regN)), Math.ceil(m / (tile.wgY * tile.regM)), batch];
+    this.dispatch = [Math.ceil(n / (tile.wgX * tile.regN)), Math.ceil(m / (tile.wgY * tile.regM)), Math.max(batch, splits)];
     this.variableNames = variant.inputs;
-    this.uniforms = ['dimM : i32,', 'dimN : i32,', 'dimK : i32,', ...variant.uniforms.map((u) => `${u} : i32,`)].join(' ');
-    this.shaderKey = `curioGemm_${variant.key}_${tile.wgX}x${tile.wgY}_${tile.regM}x${tile.regN}_${tile.tileK}`;
+    this.uniforms = ['dimM : i32,', 'dimN : i32,', 'dimK : i32,', 'kChunk : i32,', ...variant.uniforms.map((u) => `${u} : i32,`)].join(' ');
+    this.shaderKey = `curioGemm_${variant.key}_${tile.wgX}x${tile.wgY}_${tile.regM}x${tile.regN}_${tile.tileK}${splits > 1 ? '_splitK' : ''}`;
   }
 
   getUserCode(): string {
@@ -110,16 +117,18 @@ export class GemmProgram implements WebGPUProgram {
       }
 
       fn main() {
-        let batch = i32(workgroupId.z);
+        ${this.splits > 1 ? 'let batch = 0;\n        let slice = i32(workgroupId.z);' : 'let batch = i32(workgroupId.z);'}
         let tx = i32(localId.x);
         let ty = i32(localId.y);
         let tid = ty * ${wgX} + tx;
         let rowBase = i32(workgroupId.y) * ${tileM};
         let colBase = i32(workgroupId.x) * ${tileN};
         ${accs.map((a) => `var ${a} = 0.0;`).join('\n        ')}
-        let steps = (uniforms.dimK + ${tileK - 1}) / ${tileK};
-        for (var s = 0; s < steps; s++) {
-          let kBase = s * ${tileK};
+        // The loop bound comes from uniforms only, so the barriers inside stay in uniform control flow. Slices are
+        // whole multiples of TILE_K and only the last one runs past K, where the readers return 0.
+        let kStart = ${this.splits > 1 ? 'slice * uniforms.kChunk' : '0'};
+        for (var t = 0; t < uniforms.kChunk; t += ${tileK}) {
+          let kBase = kStart + t;
           ${loadA.join('\n          ')}
           ${loadB.join('\n          ')}
           workgroupBarrier();
@@ -128,8 +137,53 @@ export class GemmProgram implements WebGPUProgram {
           }
           workgroupBarrier();
         }
-        let outBase = batch * uniforms.dimM * uniforms.dimN;
+        let outBase = ${this.splits > 1 ? 'slice' : 'batch'} * uniforms.dimM * uniforms.dimN;
         ${writes.join('\n        ')}
+      }
+    `;
+  }
+}
+
+/**
+ * How many K slices a GEMM should be split into: only when its M×N tiles alone cannot fill the device (fewer than
+ * 64 workgroups) and K is long; each slice keeps ≥ 1024 of K, and the partial sums stay ≤ 16M floats.
+ */
+export function splitKFor(m: number, n: number, k: number, tile: GemmTile): { splits: number; kChunk: number } {
+  const tiles = Math.ceil(m / (tile.wgY * tile.regM)) * Math.ceil(n / (tile.wgX * tile.regN));
+  if (tiles >= 64 || k < 4096) return { splits: 1, kChunk: k };
+  const wanted = Math.min(Math.floor(k / 1024), Math.ceil(256 / tiles), Math.floor((16 * 1024 * 1024) / (m * n)), 64);
+  if (wanted < 2) return { splits: 1, kChunk: k };
+  const kChunk = Math.ceil(k / wanted / tile.tileK) * tile.tileK;
+  return { splits: Math.ceil(k / kChunk), kChunk };
+}
+
+/** Adds the [splits, M·N] partial sums of a split-K GEMM into one M·N result. */
+export class SplitSumProgram implements WebGPUProgram {
+  outputShape: number[];
+  shaderKey = 'curioSplitSum';
+  dispatchLayout: { x: number[] };
+  dispatch: [number, number, number];
+  variableNames = ['partial'];
+  uniforms = 'splits : i32,';
+  workgroupSize: [number, number, number] = [64, 1, 1];
+  size = true;
+
+  constructor(size: number) {
+    this.outputShape = [size];
+    this.dispatchLayout = { x: [0] };
+    this.dispatch = [Math.ceil(size / 64), 1, 1];
+  }
+
+  getUserCode(): string {
+    return `
+      fn main(index : i32) {
+        if (index < uniforms.size) {
+          var sum = 0.0;
+          for (var s = 0; s < uniforms.splits; s++) {
+            sum += partial[s * uniforms.size + index];
+          }
+          result[index] = sum;
+        }
       }
     `;
   }

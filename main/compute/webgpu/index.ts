@@ -6,6 +6,8 @@ import {
   CONV2D_FORWARD,
   GemmProgram,
   matmulVariant,
+  splitKFor,
+  SplitSumProgram,
   tileFor,
   type GemmTile,
   type GemmVariant,
@@ -82,10 +84,17 @@ type Uniforms = { type: string; data: number[] }[];
 export const curioKernelDispatches = new Map<string, number>();
 
 function runGemm(backend: WebGPUBackend, variant: GemmVariant, inputs: tf.TensorInfo[], batch: number, m: number, n: number, k: number, extra: number[]): tf.TensorInfo {
-  const program = new GemmProgram(batch, m, n, variant, tileOf(backend));
-  curioKernelDispatches.set(variant.key, (curioKernelDispatches.get(variant.key) ?? 0) + 1);
-  const uniforms: Uniforms = [m, n, k, ...extra].map((v) => ({ type: 'int32', data: [v] }));
-  return backend.runWebGPUProgram(program, inputs, 'float32', uniforms as never);
+  const tile = tileOf(backend);
+  const { splits, kChunk } = batch === 1 ? splitKFor(m, n, k, tile) : { splits: 1, kChunk: k };
+  const program = new GemmProgram(batch, m, n, variant, tile, splits);
+  const key = splits > 1 ? `${variant.key}_splitK` : variant.key;
+  curioKernelDispatches.set(key, (curioKernelDispatches.get(key) ?? 0) + 1);
+  const uniforms: Uniforms = [m, n, k, kChunk, ...extra].map((v) => ({ type: 'int32', data: [v] }));
+  const out = backend.runWebGPUProgram(program, inputs, 'float32', uniforms as never);
+  if (splits === 1) return out;
+  const sum = backend.runWebGPUProgram(new SplitSumProgram(m * n), [view(out, [splits * m * n])], 'float32', [{ type: 'int32', data: [splits] }] as never);
+  backend.disposeData(out.dataId);
+  return view(sum, [1, m, n]);
 }
 
 /** A view of the same GPU buffer with another shape: what the stock Reshape does, without a reference count. */

@@ -42,16 +42,20 @@ async function compare(f: () => tf.Tensor, variant: string, label: string): Prom
   unregisterCurioWebgpuKernels();
   const stockOut = f();
   const expected = (await stockOut.data()) as Float32Array;
-  const shape = stockOut.shape;
-  stockOut.dispose();
 
+  // The stock result stays alive meanwhile, so Curio's output cannot land in its freed buffer and pass by
+  // reading the stock numbers; the error scope catches a shader or pipeline that did not compile.
+  const device = (tf.backend() as unknown as { device: GPUDevice }).device;
   registerCurioWebgpuKernels();
   const before = curioKernelDispatches.get(variant) ?? 0;
+  device.pushErrorScope('validation');
   const ownOut = f();
   const actual = (await ownOut.data()) as Float32Array;
-  expect(ownOut.shape, label).toEqual(shape);
-  ownOut.dispose();
+  const gpuError = await device.popErrorScope();
   unregisterCurioWebgpuKernels();
+  expect(gpuError?.message ?? null, `${label}: WebGPU validation error`).toBeNull();
+  expect(ownOut.shape, label).toEqual(stockOut.shape);
+  tf.dispose([stockOut, ownOut]);
   expect(curioKernelDispatches.get(variant) ?? 0, `${label}: Curio's ${variant} shader did not run`).toBeGreaterThan(before);
 
   expect(actual.length, label).toBe(expected.length);
@@ -144,6 +148,18 @@ describe('Curio webgpu kernels vs stock tfjs-backend-webgpu (webgpu-gl / llvmpip
       await compare(() => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: f }, attrs as never) as tf.Tensor, 'conv2dDx', `dx x[${c.x}] f[${c.f}] s${c.s} ${JSON.stringify(c.pad)}`);
       tf.dispose([f, dy]);
     }
+  });
+
+  it('split-K (small M×N over a long K): a filter gradient and a matmul, with a ragged last slice', async (ctx) => {
+    skipIfUnavailable(ctx);
+    const x = rand([5, 29, 31, 2]) as tf.Tensor4D;
+    const dy = rand([5, 29, 31, 3]) as tf.Tensor4D;
+    const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 2, 3] };
+    await compare(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as never) as tf.Tensor, 'conv2dDw_splitK', 'dw split-K, K = 4495');
+    const a = rand([5, 4500]);
+    const b = rand([4500, 7]);
+    await compare(() => tf.matMul(a, b), 'matmul_NN_splitK', 'matMul split-K, K = 4500');
+    tf.dispose([x, dy, a, b]);
   });
 
   it('Conv2DBackpropFilter: the same geometries', async (ctx) => {
