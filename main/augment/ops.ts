@@ -163,7 +163,7 @@ function colorJitter(x: tf.Tensor4D, d: Extract<OpDraws, { op: 'color_jitter' }>
         break;
       // (v − m)·f + m written as v·f + m·(1 − f): one pass over the pixels fewer, and exactly v where f = 1
       case 'contrast': {
-        const mean = tf.mean(luma(v), [1, 2, 3], true);
+        const mean = tf.mean(luma(v), [1, 2, 3], true) as tf.Tensor4D;
         v = blendClip(v, mean, d.contrast);
         break;
       }

@@ -20,8 +20,8 @@ export interface AugmentRound {
 }
 export interface AugmentedViews {
   id: number;
-  /** per round, per requested view: NHWC floats */
-  rounds: Float32Array[][];
+  /** per round, per requested view: NHWC 8-bit RGB (toBytes), a quarter of the floats to pass back */
+  rounds: Uint8Array[][];
   backend: string;
 }
 export type AugmentViewsReply = AugmentedViews | { id: number; error: string };
@@ -32,15 +32,15 @@ export type AugmentViewsReply = AugmentedViews | { id: number; error: string };
  */
 export class PreviewThread {
   private worker: Worker | null = null;
-  private readonly pending = new Map<number, { resolve: (r: { rounds: Float32Array[][]; backend: string }) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (r: { rounds: Uint8Array[][]; backend: string }) => void; reject: (e: Error) => void }>();
   private nextId = 1;
 
   constructor(private readonly backend: BackendPreference) {}
 
-  augment(pixels: Float32Array, shape: AugmentViewsRequest['shape'], spec: PipelineSpec, rounds: AugmentRound[]): Promise<{ rounds: Float32Array[][]; backend: string }> {
+  augment(pixels: Float32Array, shape: AugmentViewsRequest['shape'], spec: PipelineSpec, rounds: AugmentRound[]): Promise<{ rounds: Uint8Array[][]; backend: string }> {
     const worker = this.start();
     const id = this.nextId++;
-    const reply = new Promise<{ rounds: Float32Array[][]; backend: string }>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    const reply = new Promise<{ rounds: Uint8Array[][]; backend: string }>((resolve, reject) => this.pending.set(id, { resolve, reject }));
     const req: AugmentViewsRequest = { id, pixels, shape, spec, rounds };
     worker.ref();
     worker.postMessage(req);

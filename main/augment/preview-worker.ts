@@ -2,6 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { parsePipelineSpec } from '../../shared/contract/augment.js';
 import { initBackend } from '../compute/index.js';
+import { toBytes } from './bytes.js';
 import { augmentBatch } from './ops.js';
 import type { AugmentedViews, AugmentViewsRequest, PreviewWorkerData } from './preview-thread.js';
 
@@ -14,20 +15,18 @@ if (!parentPort) throw new Error('preview-worker.ts runs as a worker thread');
 const port = parentPort;
 const { backend: prefer } = workerData as PreviewWorkerData;
 
-/** A typed array that owns its whole buffer, so it can be transferred. */
-function owned(a: Float32Array): Float32Array {
-  return a.byteOffset === 0 && a.buffer.byteLength === a.byteLength && a.buffer instanceof ArrayBuffer ? a : a.slice();
-}
-
 async function augment(backend: string, { id, pixels, shape, spec, rounds: wanted }: AugmentViewsRequest): Promise<AugmentedViews> {
   const parsed = parsePipelineSpec(spec);
   const x = tf.tensor4d(pixels, shape);
   try {
-    const rounds: Float32Array[][] = [];
+    const rounds: Uint8Array[][] = [];
     for (const { seed, views: only } of wanted) {
       const views = augmentBatch(x, parsed, seed, { only });
       try {
-        rounds.push(await Promise.all(views.map(async (v) => owned((await v.data()) as Float32Array))));
+        rounds.push(await Promise.all(views.map(async (v) => {
+          const data = (await v.data()) as Float32Array;
+          return toBytes(data, 0, data.length, 3);
+        })));
       } finally {
         tf.dispose(views);
       }

@@ -25,6 +25,7 @@ import { currentBackend, initBackend, type BackendPreference } from '../compute/
 import { ImageCache } from '../train/runs/image-cache.js';
 import { typicalImageSize } from '../train/runs/runner.js';
 import type { PipelineStore } from './pipeline-store.js';
+import { rgbToRgba, toBytes } from './bytes.js';
 import { augmentBatch, describeViews } from './ops.js';
 import { PreviewThread, type AugmentRound } from './preview-thread.js';
 
@@ -163,7 +164,7 @@ export class PreviewService {
     const viewPixels = (round: number, view: number) => computed[round]![wanted[round]!.views.indexOf(view)]!;
     const t2 = performance.now();
 
-    const encode = (data: Float32Array, offset: number, size: number) => encodeImage(data, offset, size, input.format);
+    const encode = (rgb: Uint8Array, offset: number, size: number) => encodeImage(rgb, offset, size, input.format);
     const per = imageSize * imageSize * 3;
     let sources = set.sources.get(input.format);
     if (!sources) set.sources.set(input.format, (sources = []));
@@ -171,7 +172,7 @@ export class PreviewService {
       indices.map(async (b) => ({
         imageId: set.images[b]!.id,
         label: set.images[b]!.label,
-        source: await (sources[b] ??= encode(pixels, b * per, imageSize)),
+        source: await (sources[b] ??= encode(toBytes(pixels, b * per, per, 3), 0, imageSize)),
         views: await Promise.all(
           columns.map(({ round, view }) => {
             const size = described[view]!.size;
@@ -195,15 +196,18 @@ export class PreviewService {
   }
 
   /** augmentBatch on this thread, one call per round. */
-  private async augmentHere(pixels: Float32Array, shape: [number, number, number, 3], spec: PipelineSpec, wanted: AugmentRound[]): Promise<{ rounds: Float32Array[][]; backend: string }> {
+  private async augmentHere(pixels: Float32Array, shape: [number, number, number, 3], spec: PipelineSpec, wanted: AugmentRound[]): Promise<{ rounds: Uint8Array[][]; backend: string }> {
     const backend = await this.ensureBackend();
     const x = tf.tensor4d(pixels, shape);
     try {
-      const rounds: Float32Array[][] = [];
+      const rounds: Uint8Array[][] = [];
       for (const { seed, views: only } of wanted) {
         const views = augmentBatch(x, spec, seed, { only });
         try {
-          rounds.push(await Promise.all(views.map((v) => v.data() as Promise<Float32Array>)));
+          rounds.push(await Promise.all(views.map(async (v) => {
+            const data = (await v.data()) as Float32Array;
+            return toBytes(data, 0, data.length, 3);
+          })));
         } finally {
           tf.dispose(views);
         }
@@ -262,26 +266,15 @@ export class PreviewService {
   }
 }
 
-/** NHWC float [0, 1] → 8-bit, the rounding a PNG of the view would have. */
-export function toBytes(data: Float32Array, offset: number, count: number, channelsOut: 3 | 4): Uint8Array {
-  const pixels = count / 3;
-  const out = new Uint8Array(pixels * channelsOut);
-  for (let p = 0; p < pixels; p++) {
-    for (let c = 0; c < 3; c++) {
-      const v = data[offset + p * 3 + c]!;
-      out[p * channelsOut + c] = Math.round(Math.min(1, Math.max(0, v)) * 255);
-    }
-    if (channelsOut === 4) out[p * 4 + 3] = 255;
-  }
-  return out;
-}
+export { toBytes } from './bytes.js';
 
-async function encodeImage(data: Float32Array, offset: number, size: number, format: 'png' | 'raw'): Promise<PreviewImage> {
-  const count = size * size * 3;
+/** One size×size tile of 8-bit RGB at `offset`, as the request's format: a PNG data URL, or raw RGBA in base64. */
+async function encodeImage(rgb: Uint8Array, offset: number, size: number, format: 'png' | 'raw'): Promise<PreviewImage> {
   if (format === 'raw') {
-    return { width: size, height: size, data: Buffer.from(toBytes(data, offset, count, 4)).toString('base64') };
+    return { width: size, height: size, data: Buffer.from(rgbToRgba(rgb, offset, size * size)).toString('base64') };
   }
-  const png = await sharp(toBytes(data, offset, count, 3), { raw: { width: size, height: size, channels: 3 } })
+  const tile = Buffer.from(rgb.buffer, rgb.byteOffset + offset, size * size * 3);
+  const png = await sharp(tile, { raw: { width: size, height: size, channels: 3 } })
     .png({ compressionLevel: 2 })
     .toBuffer();
   return { width: size, height: size, data: `data:image/png;base64,${png.toString('base64')}` };
