@@ -56,19 +56,31 @@ export class BatchQueue {
     private readonly depth: number,
   ) {}
 
-  /** Starts the worker (it loads its backend first) and begins prefetching. */
+  /**
+   * Starts a batch worker thread now, before the run's images and backend are known: it loads tfjs meanwhile, so
+   * its start-up overlaps decoding and building the method. Hand it to open().
+   */
+  static spawnWorker(): Worker {
+    return spawnWorker(new URL('./batch-worker.js', import.meta.url));
+  }
+
+  /** Sets up the worker (spawning one unless given; it loads its backend first) and begins prefetching. */
   static async open(options: {
     cache: ImageCache;
     pipeline: Record<string, unknown>;
     augmentOn: BatchWorkerData['augmentOn'];
     jobs: Iterator<BatchJob>;
     depth?: number;
+    worker?: Worker;
   }): Promise<BatchQueue> {
     const depth = options.depth ?? 2;
-    if (!Number.isInteger(depth) || depth < 1) throw new Error(`BatchQueue: depth must be ≥ 1, got ${depth}`);
+    const worker = options.worker ?? BatchQueue.spawnWorker();
+    if (!Number.isInteger(depth) || depth < 1) {
+      await worker.terminate();
+      throw new Error(`BatchQueue: depth must be ≥ 1, got ${depth}`);
+    }
     const { cache } = options;
-    const data: BatchWorkerData = { buffer: cache.buffer, size: cache.size, count: cache.count, pipeline: options.pipeline, augmentOn: options.augmentOn };
-    const worker = spawnWorker(new URL('./batch-worker.js', import.meta.url), data);
+    const setup: BatchWorkerData = { buffer: cache.buffer, size: cache.size, count: cache.count, pipeline: options.pipeline, augmentOn: options.augmentOn };
     const queue = new BatchQueue(worker, options.jobs, depth);
     await new Promise<void>((resolve, reject) => {
       worker.on('message', (msg: WorkerReply) => {
@@ -84,6 +96,7 @@ export class BatchQueue {
         reject(new Error(`the batch worker exited with code ${code}`));
         if (!queue.closed) queue.fail(new Error(`the batch worker exited with code ${code}`));
       });
+      worker.postMessage({ setup });
     }).catch(async (err: unknown) => {
       await queue.close();
       throw err;

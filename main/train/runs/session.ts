@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../compute/index.js';
 import { augmentBatch } from '../../augment/index.js';
@@ -53,7 +54,14 @@ export async function runSession(
   const log = (line: string) => post({ type: 'log', line });
   const pipeline = parsePipelineSpec(config.pipeline);
 
-  // The decode workers start first, so decoding overlaps the backend's start-up (wasm compile, the train check)
+  // The decode workers and the batch worker start first, so their start-up and the decoding overlap the backend's
+  // start-up (wasm compile, the train check) and building the method
+  const batchWorker = BatchQueue.spawnWorker();
+  // until the queue owns it, a failure on the way there must not leave the thread running
+  const abandon = (err: unknown): never => {
+    void batchWorker.terminate();
+    throw err;
+  };
   log(`decoding ${input.images.length} training images at ${config.imageSize} px on worker threads`);
   const decoded = (async () => {
     const train = await ImageCache.load(input.images, config.imageSize);
@@ -64,35 +72,72 @@ export async function runSession(
   })();
   decoded.catch(() => undefined); // a backend failure below is the error to report; decoding then just ends
 
-  const backend = await initBackend({ prefer: config.backend });
+  const backend = await initBackend({ prefer: config.backend }).catch(abandon);
   post({ type: 'backend', backend: backend.backend, reason: backend.reason });
   log(`backend ${backend.backend}: ${backend.reason}`);
-  const { train: cache, monitor: monitorCache } = await decoded;
+  const { train: cache, monitor: monitorCache } = await decoded.catch(abandon);
   const monitorLabels: (string | null)[] =
     input.monitor.length > 0 ? input.monitor.map((m) => m.label) : new Array<string | null>(Math.min(STD_SAMPLE, cache.count)).fill(null);
 
   const batchSize = Math.min(config.batchSize, cache.count);
-  if (batchSize < 2) throw new Error(`a run needs at least 2 images, the dataset has ${cache.count}`);
+  if (batchSize < 2) abandon(new Error(`a run needs at least 2 images, the dataset has ${cache.count}`));
   const stepsPerEpoch = Math.floor(cache.count / batchSize);
-  const resumed = input.resumeFrom ? readCheckpoint<CheckpointMeta>(input.resumeFrom) : null;
+  let resumed: ReturnType<typeof readCheckpoint<CheckpointMeta>> | null = null;
+  try {
+    if (input.resumeFrom) resumed = readCheckpoint<CheckpointMeta>(input.resumeFrom);
+  } catch (err) {
+    abandon(err);
+  }
   const totalSteps = resumed?.meta.totalSteps ?? estimateTotalSteps(config, stepsPerEpoch);
 
-  const method = createMethod(config.method, {
-    backbone:
-      config.patchSize === undefined
-        ? config.backbone
-        : (seed: number) => createBackbone(config.backbone, { imageSize: config.imageSize, seed, patchSize: config.patchSize! }),
-    imageSize: config.imageSize,
-    seed: config.seed,
-    totalSteps,
-    ...methodDefaults(config, totalSteps, batchSize),
-    ...options.methodOptions,
-  });
+  // Batches are prepared ahead in the batch worker (and augmented there on the CPU backends), in the order a pure
+  // schedule of (seed, epoch, batch) gives, so a resumed run sees the same batches and views.
+  const from = resumed ? { step: resumed.meta.step, epoch: resumed.meta.epoch, batchInEpoch: resumed.meta.batchInEpoch } : { step: 0, epoch: 0, batchInEpoch: 0 };
+  const wanted = backend.backend === 'wasm' || backend.backend === 'cpu' ? backend.backend : null;
+  const openQueue = (augmentOn: typeof wanted, worker?: Worker) =>
+    BatchQueue.open({
+      ...(worker ? { worker } : {}),
+      cache,
+      pipeline: config.pipeline,
+      augmentOn,
+      jobs: batchSchedule(from, { seed: config.seed, count: cache.count, batchSize, stepsPerEpoch, totalSteps }),
+      depth: options.prefetchDepth ?? PREFETCH_DEPTH,
+    });
+  const queueOpening = openQueue(wanted, batchWorker).then(
+    (queue) => ({ queue, augmentOn: wanted }),
+    async (err: unknown) => {
+      if (wanted === null) throw err;
+      // the same views come out either way; only the overlap is lost
+      log(`the batch worker cannot augment on ${wanted} (${(err as Error).message}); augmenting on the training thread`);
+      return { queue: await openQueue(null), augmentOn: null };
+    },
+  );
+  queueOpening.catch(() => undefined); // awaited below; this only keeps an early failure from counting as unhandled
+  // if building the method fails first, the queue is closed once it has opened
+  const closeQueue = () => queueOpening.then(({ queue }) => queue.close(), () => undefined);
+
+  let method: Method;
+  try {
+    method = createMethod(config.method, {
+      backbone:
+        config.patchSize === undefined
+          ? config.backbone
+          : (seed: number) => createBackbone(config.backbone, { imageSize: config.imageSize, seed, patchSize: config.patchSize! }),
+      imageSize: config.imageSize,
+      seed: config.seed,
+      totalSteps,
+      ...methodDefaults(config, totalSteps, batchSize),
+      ...options.methodOptions,
+    });
+    if (resumed) method.setState(stateFromCheckpoint(resumed.tensors, resumed.meta));
+  } catch (err) {
+    await closeQueue();
+    throw err;
+  }
   let step = 0;
   let epoch = 0;
   let batchInEpoch = 0;
   if (resumed) {
-    method.setState(stateFromCheckpoint(resumed.tensors, resumed.meta));
     step = resumed.meta.step;
     epoch = resumed.meta.epoch;
     batchInEpoch = resumed.meta.batchInEpoch;
@@ -134,15 +179,9 @@ export async function runSession(
   let trainTime = 0;
   let stopped = false;
 
-  // Batches are prepared ahead in a worker thread (and augmented there on the CPU backends), in the order a pure
-  // schedule of (seed, epoch, batch) gives, so a resumed run sees the same batches and views.
-  const augmentOn = backend.backend === 'wasm' || backend.backend === 'cpu' ? backend.backend : null;
-  const queue = await BatchQueue.open({
-    cache,
-    pipeline: config.pipeline,
-    augmentOn,
-    jobs: batchSchedule({ step, epoch, batchInEpoch }, { seed: config.seed, count: cache.count, batchSize, stepsPerEpoch, totalSteps }),
-    depth: options.prefetchDepth ?? PREFETCH_DEPTH,
+  const { queue, augmentOn } = await queueOpening.catch((err: unknown) => {
+    method.dispose();
+    throw err;
   });
   log(`batches prepared ${augmentOn ? `and augmented (${augmentOn}) ` : ''}in a worker thread, ${options.prefetchDepth ?? PREFETCH_DEPTH} ahead`);
 
