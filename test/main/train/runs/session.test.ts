@@ -135,5 +135,18 @@ describe('training session: data path and DINO multi-crop', () => {
       await queue.close();
     }
     await expect(queue.next()).rejects.toThrow(/closed/);
+
+    // for a device backend (webgpu) the worker hands over the plain float batch, and the device augments it
+    const plain = await BatchQueue.open({ cache, pipeline, augmentOn: null, jobs: all.slice(0, 2).values(), depth: 1 });
+    try {
+      for (const job of all.slice(0, 2)) {
+        const got = await plain.next();
+        if (!got || !('x' in got)) throw new Error('expected a plain batch from the worker');
+        expect(got.x).toEqual(cache.batch(job.indices));
+      }
+      expect(await plain.next()).toBeNull();
+    } finally {
+      await plain.close();
+    }
   }, 120_000);
 });
