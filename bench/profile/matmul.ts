@@ -17,7 +17,7 @@ export interface MatmulBenchOptions {
 }
 
 async function settle(t: tf.Tensor): Promise<void> {
-  const corner = tf.slice(t, [0, 0], [1, 1]);
+  const corner = tf.slice(t.reshape([-1]), [0], [1]);
   await corner.data();
   corner.dispose();
 }
@@ -90,4 +90,88 @@ export async function runMatmulBench(options: MatmulBenchOptions): Promise<void>
     unregisterCurioWebgpuKernels();
     tf.dispose([a, b]);
   }
+}
+
+export interface ConvBenchOptions {
+  backend: BackendName;
+  /** images per conv call */
+  batch: number;
+  reps: number;
+  rounds?: number;
+}
+
+/** Time per call of `run`, best of `rounds` rounds of `reps` back-to-back calls, to completion. */
+async function bestOf(run: () => tf.Tensor, reps: number, rounds: number, readbackMs: number): Promise<number> {
+  let best = Infinity;
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    let last: tf.Tensor | null = null;
+    for (let i = 0; i < reps; i++) {
+      last?.dispose();
+      last = run();
+    }
+    await settle(last!);
+    last!.dispose();
+    best = Math.min(best, (performance.now() - t0 - readbackMs) / reps);
+  }
+  return best;
+}
+
+/**
+ * The conv layers of the `small` net at 32 px (3×3, NHWC, 'same'), forward and both gradients, stock vs Curio,
+ * alternating in one process: `npx tsx bench/profile/profile.ts --conv --backend webgpu-gl --batch 16`.
+ */
+export async function runConvBench(options: ConvBenchOptions): Promise<void> {
+  const { backend, batch, reps } = options;
+  const rounds = options.rounds ?? 2;
+  if (backend !== 'webgpu' && backend !== 'webgpu-gl') throw new Error(`--conv compares webgpu kernels: use --backend webgpu or webgpu-gl, not ${backend}`);
+  const choice = await initBackend({ prefer: backend, skipTrainCheck: true });
+  process.stderr.write(`[conv] ${backend} (${choice.device ?? ''}), batch ${batch}, ${reps} per round, best of ${rounds}\n`);
+  const layers: { name: string; hw: number; cin: number; cout: number; stride: number }[] = [
+    { name: '32²·32→32', hw: 32, cin: 32, cout: 32, stride: 1 },
+    { name: '32²·32→64 s2', hw: 32, cin: 32, cout: 64, stride: 2 },
+    { name: '16²·64→64', hw: 16, cin: 64, cout: 64, stride: 1 },
+    { name: '8²·128→128', hw: 8, cin: 128, cout: 128, stride: 1 },
+    { name: '4²·192→192', hw: 4, cin: 192, cout: 192, stride: 1 },
+  ];
+  const rows: { layer: string; kernel: string; stockMs: number; curioMs: number; speedup: number }[] = [];
+  const probe = tf.zeros([4]);
+  await settle(probe);
+  const r0 = performance.now();
+  await settle(probe);
+  const readbackMs = performance.now() - r0;
+  probe.dispose();
+  try {
+    for (const l of layers) {
+      const x = tf.randomUniform([batch, l.hw, l.hw, l.cin], -1, 1, 'float32', 1) as tf.Tensor4D;
+      const w = tf.randomUniform([3, 3, l.cin, l.cout], -0.1, 0.1, 'float32', 2) as tf.Tensor4D;
+      const out = Math.ceil(l.hw / l.stride);
+      const dy = tf.randomUniform([batch, out, out, l.cout], -1, 1, 'float32', 3) as tf.Tensor4D;
+      const kernels: [string, () => tf.Tensor][] = [
+        ['Conv2D', () => tf.conv2d(x, w, l.stride, 'same')],
+        ['Conv2DBackpropInput', () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: l.stride, pad: 'same', dataFormat: 'NHWC', inputShape: x.shape } as never) as tf.Tensor],
+        ['Conv2DBackpropFilter', () => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: l.stride, pad: 'same', dataFormat: 'NHWC', filterShape: w.shape } as never) as tf.Tensor],
+      ];
+      for (const [kernel, run] of kernels) {
+        await settle(run()); // compile the stock shader
+        registerCurioWebgpuKernels();
+        await settle(run()); // compile Curio's
+        unregisterCurioWebgpuKernels();
+        const stockMs = await bestOf(run, reps, rounds, readbackMs);
+        registerCurioWebgpuKernels();
+        const curioMs = await bestOf(run, reps, rounds, readbackMs);
+        unregisterCurioWebgpuKernels();
+        rows.push({ layer: l.name, kernel, stockMs, curioMs, speedup: stockMs / curioMs });
+        process.stderr.write(`[conv] ${l.name} ${kernel}: stock ${stockMs.toFixed(1)} ms, Curio ${curioMs.toFixed(1)} ms\n`);
+      }
+      tf.dispose([x, w, dy]);
+    }
+  } finally {
+    unregisterCurioWebgpuKernels();
+  }
+  report(
+    'profile-conv',
+    rows.map((r) => ({ bench: 'conv', figure: `${r.layer} ${r.kernel} Curio/stock speed`, value: Number(r.speedup.toFixed(3)), unit: '×' })),
+    { backend, device: choice.device, batch, reps, rounds, readbackMs, rows },
+  );
 }

@@ -4,6 +4,7 @@
 //   npx tsx bench/profile/profile.ts [--backend wasm|webgpu|webgpu-gl|cpu] [--net small|resnet18|vit-tiny]
 //                                    [--batch 32] [--steps 3] [--image-size 32] [--custom-kernels]
 //   npx tsx bench/profile/profile.ts --matmul 512 [--backend webgpu-gl] [--reps 5]
+//   npx tsx bench/profile/profile.ts --conv [--backend webgpu-gl] [--batch 16] [--reps 5]
 //
 // Kernel times come from tf.profile(): its kernelTimeMs is the backend's own timer, i.e. the wall time of the
 // (synchronous) kernel on wasm/cpu and the GPU timestamp-query time on webgpu where the adapter has
@@ -26,7 +27,7 @@ import { Rng } from '../../main/train/nn/init.js';
 import { createOptimizer } from '../../main/train/optim/optimizer.js';
 import { createBackbone } from '../../main/train/models/index.js';
 import { report, type Figure } from '../lib.js';
-import { runMatmulBench } from './matmul.js';
+import { runConvBench, runMatmulBench } from './matmul.js';
 
 const { values } = parseArgs({
   options: {
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     'image-size': { type: 'string', default: '32' },
     'custom-kernels': { type: 'boolean', default: false },
     matmul: { type: 'string' },
+    conv: { type: 'boolean', default: false },
     reps: { type: 'string', default: '5' },
   },
 });
@@ -417,7 +419,9 @@ async function profileTraining(): Promise<void> {
   }
 }
 
-if (values.matmul !== undefined) {
+if (values.conv) {
+  await runConvBench({ backend: parseBackendPreference(values.backend) as BackendName, batch: Number(values.batch), reps: Number(values.reps) });
+} else if (values.matmul !== undefined) {
   await runMatmulBench({ backend: parseBackendPreference(values.backend) as BackendName, size: Number(values.matmul), reps: Number(values.reps) });
 } else {
   await profileTraining();

@@ -39,8 +39,16 @@ export interface GemmVariant {
   inputs: string[];
   /** extra i32 uniforms (beyond dimM, dimN, dimK), in declaration order */
   uniforms: string[];
-  /** WGSL bodies of `fn curioReadA(batch: i32, row: i32, col: i32) -> f32` and the same for B */
-  readA: string;
+  /**
+   * The A operand, read in three parts so that index arithmetic on a row (an output pixel, say) is done once per
+   * thread rather than once per K step: `aRow(l)` declares values derived from the fixed row `aRow<l>`;
+   * `aCol` declares values derived from the step's column `aCol`; `aValue(l)` assigns the element to `v`
+   * (left 0 outside the matrix or in padding). `batch` is in scope.
+   */
+  aRow: (l: number) => string;
+  aCol: string;
+  aValue: (l: number) => string;
+  /** WGSL body of `fn curioReadB(batch: i32, row: i32, col: i32) -> f32`, 0 outside the matrix */
   readB: string;
 }
 
@@ -67,6 +75,10 @@ export class GemmProgram implements WebGPUProgram {
     private readonly splits = 1,
   ) {
     if (splits > 1 && batch !== 1) throw new Error('split-K GEMM takes one batch');
+    const threads = tile.wgX * tile.wgY;
+    if (threads % tile.tileK !== 0 || (tile.wgY * tile.regM * tile.tileK) % threads !== 0 || (tile.tileK * tile.wgX * tile.regN) % threads !== 0) {
+      throw new Error(`GEMM tile ${JSON.stringify(tile)}: the workgroup must load whole tiles, each thread one A column`);
+    }
     this.outputShape = [Math.max(batch, splits), m, n];
     this.dispatchLayout = { x: [2], y: [1], z: [0] };
     this.workgroupSize = [tile.wgX, tile.wgY, 1];
@@ -85,9 +97,11 @@ export class GemmProgram implements WebGPUProgram {
     // arrays: a compiler that does not unroll them (llvmpipe's, for one) keeps such arrays in memory.
     const range = (n: number) => Array.from({ length: n }, (_, i) => i);
     const accs = range(regM).flatMap((i) => range(regN).map((j) => `acc${i}_${j}`));
-    const loadA = range((tileM * tileK) / threads).map(
-      (l) => `{ let e = tid + ${l * threads}; curioTileA[e / ${tileK}][e % ${tileK}] = curioReadA(batch, rowBase + e / ${tileK}, kBase + e % ${tileK}); }`,
-    );
+    // Every thread loads the same column of the A tile (threads is a multiple of TILE_K) at rows l·threads/TILE_K
+    // apart, so each of its A rows is fixed for the whole K loop.
+    const aLoads = range((tileM * tileK) / threads);
+    const aRows = aLoads.map((l) => `let aRow${l} = rowBase + (tid + ${l * threads}) / ${tileK};\n        ${this.variant.aRow(l)}`);
+    const loadA = aLoads.map((l) => `{ var v = 0.0; ${this.variant.aValue(l)} curioTileA[(tid + ${l * threads}) / ${tileK}][tid % ${tileK}] = v; }`);
     const loadB = range((tileK * tileN) / threads).map(
       (l) => `{ let e = tid + ${l * threads}; curioTileB[e / ${tileN}][e % ${tileN}] = curioReadB(batch, kBase + e / ${tileN}, colBase + e % ${tileN}); }`,
     );
@@ -109,9 +123,6 @@ export class GemmProgram implements WebGPUProgram {
       var<workgroup> curioTileA : array<array<f32, ${tileK}>, ${tileM}>;
       var<workgroup> curioTileB : array<array<f32, ${tileN}>, ${tileK}>;
 
-      fn curioReadA(batch : i32, row : i32, col : i32) -> f32 {
-        ${this.variant.readA}
-      }
       fn curioReadB(batch : i32, row : i32, col : i32) -> f32 {
         ${this.variant.readB}
       }
@@ -124,11 +135,14 @@ export class GemmProgram implements WebGPUProgram {
         let rowBase = i32(workgroupId.y) * ${tileM};
         let colBase = i32(workgroupId.x) * ${tileN};
         ${accs.map((a) => `var ${a} = 0.0;`).join('\n        ')}
+        ${aRows.join('\n        ')}
         // The loop bound comes from uniforms only, so the barriers inside stay in uniform control flow. Slices are
         // whole multiples of TILE_K and only the last one runs past K, where the readers return 0.
         let kStart = ${this.splits > 1 ? 'slice * uniforms.kChunk' : '0'};
         for (var t = 0; t < uniforms.kChunk; t += ${tileK}) {
           let kBase = kStart + t;
+          let aCol = kBase + tid % ${tileK};
+          ${this.variant.aCol}
           ${loadA.join('\n          ')}
           ${loadB.join('\n          ')}
           workgroupBarrier();
@@ -191,16 +205,15 @@ export class SplitSumProgram implements WebGPUProgram {
 
 /** (Batched) matmul operands: A is [batchA, M, K] ([batchA, K, M] transposed), B is [batchB, K, N] ([batchB, N, K]). */
 export function matmulVariant(transposeA: boolean, transposeB: boolean): GemmVariant {
-  const aIndex = transposeA ? 'col * uniforms.dimM + row' : 'row * uniforms.dimK + col';
+  const aIndex = (row: string) => (transposeA ? `aCol * uniforms.dimM + ${row}` : `${row} * uniforms.dimK + aCol`);
   const bIndex = transposeB ? 'col * uniforms.dimK + row' : 'row * uniforms.dimN + col';
   return {
     key: `matmul_${transposeA ? 'T' : 'N'}${transposeB ? 'T' : 'N'}`,
     inputs: ['A', 'B'],
     uniforms: ['batchA', 'batchB'],
-    readA: `
-        if (row >= uniforms.dimM || col >= uniforms.dimK) { return 0.0; }
-        let b = select(batch, 0, uniforms.batchA == 1);
-        return A[b * uniforms.dimM * uniforms.dimK + ${aIndex}];`,
+    aRow: () => '',
+    aCol: 'let aBatch = select(batch, 0, uniforms.batchA == 1) * uniforms.dimM * uniforms.dimK;',
+    aValue: (l) => `if (aRow${l} < uniforms.dimM && aCol < uniforms.dimK) { v = A[aBatch + ${aIndex(`aRow${l}`)}]; }`,
     readB: `
         if (row >= uniforms.dimK || col >= uniforms.dimN) { return 0.0; }
         let b = select(batch, 0, uniforms.batchB == 1);
@@ -219,20 +232,23 @@ export const CONV2D_FORWARD: GemmVariant = {
   key: 'conv2d',
   inputs: ['x', 'W'],
   uniforms: CONV_UNIFORMS,
-  readA: `
-        if (row >= uniforms.dimM || col >= uniforms.dimK) { return 0.0; }
-        let wo = row % uniforms.outW;
-        let t = row / uniforms.outW;
-        let ho = t % uniforms.outH;
-        let n = t / uniforms.outH;
-        let ci = col % uniforms.inC;
-        let f = col / uniforms.inC;
-        let kw = f % uniforms.filterW;
-        let kh = f / uniforms.filterW;
-        let h = ho * uniforms.strideH - uniforms.padTop + kh * uniforms.dilationH;
-        let w = wo * uniforms.strideW - uniforms.padLeft + kw * uniforms.dilationW;
-        if (h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return 0.0; }
-        return x[((n * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + ci];`,
+  aRow: (l) => `
+        let wo${l} = aRow${l} % uniforms.outW;
+        let ho${l} = (aRow${l} / uniforms.outW) % uniforms.outH;
+        let n${l} = aRow${l} / (uniforms.outW * uniforms.outH);
+        let hBase${l} = ho${l} * uniforms.strideH - uniforms.padTop;
+        let wBase${l} = wo${l} * uniforms.strideW - uniforms.padLeft;`,
+  aCol: `
+          let ci = aCol % uniforms.inC;
+          let f = aCol / uniforms.inC;
+          let hOff = (f / uniforms.filterW) * uniforms.dilationH;
+          let wOff = (f % uniforms.filterW) * uniforms.dilationW;`,
+  aValue: (l) => `
+            let h = hBase${l} + hOff;
+            let w = wBase${l} + wOff;
+            if (aRow${l} < uniforms.dimM && aCol < uniforms.dimK && h >= 0 && h < uniforms.inH && w >= 0 && w < uniforms.inW) {
+              v = x[((n${l} * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + ci];
+            }`,
   readB: `
         if (row >= uniforms.dimK || col >= uniforms.dimN) { return 0.0; }
         return W[row * uniforms.dimN + col];`,
@@ -247,23 +263,25 @@ export const CONV2D_BACKPROP_INPUT: GemmVariant = {
   key: 'conv2dDx',
   inputs: ['dy', 'W'],
   uniforms: CONV_UNIFORMS,
-  readA: `
-        if (row >= uniforms.dimM || col >= uniforms.dimK) { return 0.0; }
-        let w = row % uniforms.inW;
-        let t = row / uniforms.inW;
-        let h = t % uniforms.inH;
-        let n = t / uniforms.inH;
-        let co = col % uniforms.outC;
-        let f = col / uniforms.outC;
-        let kw = f % uniforms.filterW;
-        let kh = f / uniforms.filterW;
-        let hs = h + uniforms.padTop - kh * uniforms.dilationH;
-        let ws = w + uniforms.padLeft - kw * uniforms.dilationW;
-        if (hs < 0 || ws < 0 || hs % uniforms.strideH != 0 || ws % uniforms.strideW != 0) { return 0.0; }
-        let ho = hs / uniforms.strideH;
-        let wo = ws / uniforms.strideW;
-        if (ho >= uniforms.outH || wo >= uniforms.outW) { return 0.0; }
-        return dy[((n * uniforms.outH + ho) * uniforms.outW + wo) * uniforms.outC + co];`,
+  aRow: (l) => `
+        let w${l} = aRow${l} % uniforms.inW;
+        let h${l} = (aRow${l} / uniforms.inW) % uniforms.inH;
+        let n${l} = aRow${l} / (uniforms.inW * uniforms.inH);`,
+  aCol: `
+          let co = aCol % uniforms.outC;
+          let f = aCol / uniforms.outC;
+          let hOff = uniforms.padTop - (f / uniforms.filterW) * uniforms.dilationH;
+          let wOff = uniforms.padLeft - (f % uniforms.filterW) * uniforms.dilationW;`,
+  aValue: (l) => `
+            let hs = h${l} + hOff;
+            let ws = w${l} + wOff;
+            if (aRow${l} < uniforms.dimM && aCol < uniforms.dimK && hs >= 0 && ws >= 0 && hs % uniforms.strideH == 0 && ws % uniforms.strideW == 0) {
+              let ho = hs / uniforms.strideH;
+              let wo = ws / uniforms.strideW;
+              if (ho < uniforms.outH && wo < uniforms.outW) {
+                v = dy[((n${l} * uniforms.outH + ho) * uniforms.outW + wo) * uniforms.outC + co];
+              }
+            }`,
   readB: `
         if (row >= uniforms.dimK || col >= uniforms.dimN) { return 0.0; }
         let co = row % uniforms.outC;
@@ -279,20 +297,23 @@ export const CONV2D_BACKPROP_FILTER: GemmVariant = {
   key: 'conv2dDw',
   inputs: ['x', 'dy'],
   uniforms: CONV_UNIFORMS,
-  readA: `
-        if (row >= uniforms.dimM || col >= uniforms.dimK) { return 0.0; }
-        let ci = row % uniforms.inC;
-        let f = row / uniforms.inC;
-        let kw = f % uniforms.filterW;
-        let kh = f / uniforms.filterW;
-        let wo = col % uniforms.outW;
-        let t = col / uniforms.outW;
-        let ho = t % uniforms.outH;
-        let n = t / uniforms.outH;
-        let h = ho * uniforms.strideH - uniforms.padTop + kh * uniforms.dilationH;
-        let w = wo * uniforms.strideW - uniforms.padLeft + kw * uniforms.dilationW;
-        if (h < 0 || h >= uniforms.inH || w < 0 || w >= uniforms.inW) { return 0.0; }
-        return x[((n * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + ci];`,
+  aRow: (l) => `
+        let ci${l} = aRow${l} % uniforms.inC;
+        let f${l} = aRow${l} / uniforms.inC;
+        let hOff${l} = (f${l} / uniforms.filterW) * uniforms.dilationH - uniforms.padTop;
+        let wOff${l} = (f${l} % uniforms.filterW) * uniforms.dilationW - uniforms.padLeft;`,
+  aCol: `
+          let wo = aCol % uniforms.outW;
+          let ho = (aCol / uniforms.outW) % uniforms.outH;
+          let n = aCol / (uniforms.outW * uniforms.outH);
+          let hBase = ho * uniforms.strideH;
+          let wBase = wo * uniforms.strideW;`,
+  aValue: (l) => `
+            let h = hBase + hOff${l};
+            let w = wBase + wOff${l};
+            if (aRow${l} < uniforms.dimM && aCol < uniforms.dimK && h >= 0 && h < uniforms.inH && w >= 0 && w < uniforms.inW) {
+              v = x[((n * uniforms.inH + h) * uniforms.inW + w) * uniforms.inC + ci${l}];
+            }`,
   readB: `
         if (row >= uniforms.dimK || col >= uniforms.dimN) { return 0.0; }
         return dy[row * uniforms.dimN + col];`,
