@@ -95,6 +95,9 @@ export class PreviewService {
     private readonly options: { backend?: BackendPreference; pipelines?: PipelineStore; thread?: 'main' | 'worker' } = {},
   ) {
     this.thread = options.thread === 'worker' ? new PreviewThread(options.backend ?? 'auto') : null;
+    // the server makes this service when the designer opens (its preset request), so the worker's start-up and
+    // backend load overlap with the user looking at the page rather than delaying the first preview
+    this.thread?.start();
   }
 
   /** Stops the worker thread, if there is one. */
