@@ -41,7 +41,7 @@ const tmp = `${out}.${process.pid}.tmp`;
 const args = [
   '-O3', '-std=c11', '-fPIC', '-shared', '-fvisibility=hidden', '-Wall',
   `-I${headers}`, source, '-o', tmp,
-  ...(process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : ['-ldl', '-lm']),
+  ...(process.platform === 'darwin' ? ['-undefined', 'dynamic_lookup'] : ['-ldl', '-lm', '-pthread']),
 ];
 const r = spawnSync(cc, args, { encoding: 'utf8' });
 if (r.error) skip(`${cc} did not run (${r.error.message})`);

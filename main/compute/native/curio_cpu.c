@@ -8,9 +8,11 @@
 //
 // Layouts follow tfjs: activations NHWC, filters HWIO ([KH, KW, C, OC]), so an im2col row (kh, kw, c) meets the
 // filter viewed as a [KH·KW·C, OC] matrix without any transpose.
+#define _POSIX_C_SOURCE 200809L
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +29,51 @@ static sgemm_fn sgemm = NULL;
 static set_threads_fn set_threads = NULL;
 static char library[512] = "";
 
-static float *scratch = NULL;
-static size_t scratch_len = 0;
+// Per calling thread: the training worker and a preview worker may both be in here at once.
+static _Thread_local float *scratch = NULL;
+static _Thread_local size_t scratch_len = 0;
+static int n_threads = 1;
+
+// ---- parallel loops ---------------------------------------------------------------------------------------------
+
+typedef void (*range_fn)(void *ctx, size_t begin, size_t end);
+typedef struct {
+  range_fn fn;
+  void *ctx;
+  size_t begin, end;
+} range_task;
+
+static void *run_range(void *p) {
+  range_task *t = (range_task *)p;
+  t->fn(t->ctx, t->begin, t->end);
+  return NULL;
+}
+
+// Runs fn over [0, n) split across up to n_threads threads, each with at least `grain` items; the first part runs
+// on the calling thread. Threads are started per call: only loops worth well over their ~30 µs start use this.
+static void parallel_for(size_t n, size_t grain, range_fn fn, void *ctx) {
+  size_t t = (size_t)n_threads;
+  if (grain == 0) grain = 1;
+  if (t > n / grain) t = n / grain;
+  if (t > 16) t = 16;
+  if (t <= 1) {
+    if (n > 0) fn(ctx, 0, n);
+    return;
+  }
+  pthread_t th[16];
+  range_task tasks[16];
+  int started[16] = {0};
+  for (size_t i = 0; i < t; i++) tasks[i] = (range_task){fn, ctx, n * i / t, n * (i + 1) / t};
+  for (size_t i = 1; i < t; i++) started[i] = pthread_create(&th[i], NULL, run_range, &tasks[i]) == 0;
+  fn(ctx, tasks[0].begin, tasks[0].end);
+  for (size_t i = 1; i < t; i++) {
+    if (started[i]) pthread_join(th[i], NULL);
+    else fn(ctx, tasks[i].begin, tasks[i].end);  // no thread: do that part here
+  }
+}
+
+// Elementwise loops split into parts of at least this many floats.
+#define GRAIN (1u << 16)
 
 // Floats of im2col scratch per chunk: large enough that SGEMM runs on tall panels, small enough to stay near cache.
 #define COL_BUDGET (4u << 20)
@@ -98,7 +143,11 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   int32_t threads = 0;
   if (argc >= 1) napi_get_value_int32(env, argv[0], &threads);
+  if (threads > 0) n_threads = threads > 16 ? 16 : threads;
   if (!sgemm) {
+    // OpenBLAS's idle threads spin for 2^28 cycles (~0.1 s) after each GEMM by default, on the cores the elementwise
+    // loops between GEMMs need; 2^14 cycles is a few microseconds. Read when the library loads, so set it first.
+    setenv("OPENBLAS_THREAD_TIMEOUT", "14", 0);
     static const char *candidates[] = {
         "libopenblas.so.0",
         "libopenblas.so",
@@ -218,6 +267,44 @@ static void col2im_add(const conv_dims *d, const float *col, int n0, int count, 
   }
 }
 
+typedef struct {
+  const conv_dims *d;
+  const float *x;
+  float *col;
+  int n0;
+} im2col_job;
+
+static void im2col_range(void *p, size_t b, size_t e) {
+  im2col_job *j = (im2col_job *)p;
+  const size_t per = (size_t)j->d->oh * j->d->ow * j->d->kh * j->d->kw * j->d->c;
+  im2col(j->d, j->x, j->n0 + (int)b, (int)(e - b), j->col + b * per);
+}
+
+static void im2col_parallel(const conv_dims *d, const float *x, int n0, int count, float *col) {
+  im2col_job j = {d, x, col, n0};
+  const size_t per = (size_t)d->oh * d->ow * d->kh * d->kw * d->c;
+  parallel_for((size_t)count, per >= GRAIN ? 1 : GRAIN / per + 1, im2col_range, &j);
+}
+
+typedef struct {
+  const conv_dims *d;
+  const float *col;
+  float *dx;
+  int n0;
+} col2im_job;
+
+static void col2im_range(void *p, size_t b, size_t e) {
+  col2im_job *j = (col2im_job *)p;
+  const size_t per = (size_t)j->d->oh * j->d->ow * j->d->kh * j->d->kw * j->d->c;
+  col2im_add(j->d, j->col + b * per, j->n0 + (int)b, (int)(e - b), j->dx);
+}
+
+static void col2im_parallel(const conv_dims *d, const float *col, int n0, int count, float *dx) {
+  col2im_job j = {d, col, dx, n0};
+  const size_t per = (size_t)d->oh * d->ow * d->kh * d->kw * d->c;
+  parallel_for((size_t)count, per >= GRAIN ? 1 : GRAIN / per + 1, col2im_range, &j);
+}
+
 static int images_per_chunk(const conv_dims *d) {
   const size_t per = (size_t)d->oh * d->ow * d->kh * d->kw * d->c;
   size_t k = per ? COL_BUDGET / per : 1;
@@ -264,7 +351,7 @@ static napi_value js_conv2d(napi_env env, napi_callback_info info) {
   }
   for (int n0 = 0; n0 < d.n; n0 += chunk) {
     const int count = n0 + chunk <= d.n ? chunk : d.n - n0;
-    im2col(&d, x, n0, count, col);
+    im2col_parallel(&d, x, n0, count, col);
     sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, count * (int)P, d.oc, (int)K, 1.f, col, (int)K, w, d.oc, 0.f,
           out + (size_t)n0 * P * d.oc, d.oc);
   }
@@ -299,7 +386,7 @@ static napi_value js_conv2d_backprop_input(napi_env env, napi_callback_info info
     const int count = n0 + chunk <= d.n ? chunk : d.n - n0;
     sgemm(ROW_MAJOR, NO_TRANS, TRANS, count * (int)P, (int)K, d.oc, 1.f, dy + (size_t)n0 * P * d.oc, d.oc, w, d.oc,
           0.f, col, (int)K);
-    col2im_add(&d, col, n0, count, dx);
+    col2im_parallel(&d, col, n0, count, dx);
   }
   return NULL;
 }
@@ -329,7 +416,7 @@ static napi_value js_conv2d_backprop_filter(napi_env env, napi_callback_info inf
   }
   for (int n0 = 0; n0 < d.n; n0 += chunk) {
     const int count = n0 + chunk <= d.n ? chunk : d.n - n0;
-    im2col(&d, x, n0, count, col);
+    im2col_parallel(&d, x, n0, count, col);
     sgemm(ROW_MAJOR, TRANS, NO_TRANS, (int)K, d.oc, count * (int)P, 1.f, col, (int)K, dy + (size_t)n0 * P * d.oc,
           d.oc, n0 == 0 ? 0.f : 1.f, dw, d.oc);
   }
@@ -374,6 +461,49 @@ static napi_value js_matmul(napi_env env, napi_callback_info info) {
 // ---- elementwise and reductions ----------------------------------------------------------------------------
 
 // op codes: 0 add, 1 sub, 2 mul, 3 div, 4 squared difference; bit 4 (16) set means b ∘ a (operands swapped).
+typedef struct {
+  const float *a, *b;
+  float *out;
+  int d[4], s[4];
+  int op;
+} binary_job;
+
+// rows [r0, r1) of the [d0·d1·d2, d3] view
+static void binary_range(void *p, size_t r0, size_t r1) {
+  const binary_job *j = (const binary_job *)p;
+  const int d3 = j->d[3], s3 = j->s[3];
+  for (size_t r = r0; r < r1; r++) {
+    const size_t i2 = r % (size_t)j->d[2], i1 = (r / (size_t)j->d[2]) % (size_t)j->d[1];
+    const size_t i0 = r / ((size_t)j->d[2] * j->d[1]);
+    const float *ar = j->a + r * d3;
+    float *orow = j->out + r * d3;
+    const float *br = j->b + i0 * j->s[0] + i1 * j->s[1] + i2 * j->s[2];
+#define SLOOP(EXPR)                                                                                                  \
+  if (s3)                                                                                                            \
+    for (int k = 0; k < d3; k++) {                                                                                   \
+      const float x = ar[k], y = br[k];                                                                              \
+      orow[k] = (EXPR);                                                                                              \
+    }                                                                                                                \
+  else {                                                                                                             \
+    const float y = br[0];                                                                                           \
+    for (int k = 0; k < d3; k++) {                                                                                   \
+      const float x = ar[k];                                                                                         \
+      orow[k] = (EXPR);                                                                                              \
+    }                                                                                                                \
+  }
+    switch (j->op) {
+      case 0: case 16: SLOOP(x + y); break;
+      case 1: SLOOP(x - y); break;
+      case 17: SLOOP(y - x); break;
+      case 2: case 18: SLOOP(x * y); break;
+      case 3: SLOOP(x / y); break;
+      case 19: SLOOP(y / x); break;
+      case 4: case 20: SLOOP((x - y) * (x - y)); break;
+    }
+#undef SLOOP
+  }
+}
+
 // binaryStrided(op, a, b, out, dims Int32Array[d0..d3, s0..s3]): out has a's shape, viewed as [d0, d1, d2, d3]; b is
 // read at Σ i_k · s_k, so a broadcast dimension of b has stride 0. 
 static napi_value js_binary_strided(napi_env env, napi_callback_info info) {
@@ -407,39 +537,36 @@ static napi_value js_binary_strided(napi_env env, napi_callback_info info) {
     napi_throw_range_error(env, NULL, "curio_cpu: unknown binary op");
     return NULL;
   }
-  const int d3 = p[3], s3 = p[7];
-  size_t o = 0;
-  for (int i0 = 0; i0 < p[0]; i0++)
-    for (int i1 = 0; i1 < p[1]; i1++)
-      for (int i2 = 0; i2 < p[2]; i2++, o += d3) {
-        const float *ar = a + o;
-        float *orow = out + o;
-        const float *br = b + (size_t)i0 * p[4] + (size_t)i1 * p[5] + (size_t)i2 * p[6];
-#define SLOOP(EXPR)                                                                                                  \
-  if (s3)                                                                                                            \
-    for (int j = 0; j < d3; j++) {                                                                                   \
-      const float x = ar[j], y = br[j];                                                                              \
-      orow[j] = (EXPR);                                                                                              \
-    }                                                                                                                \
-  else {                                                                                                             \
-    const float y = br[0];                                                                                           \
-    for (int j = 0; j < d3; j++) {                                                                                   \
-      const float x = ar[j];                                                                                         \
-      orow[j] = (EXPR);                                                                                              \
-    }                                                                                                                \
-  }
-        switch (kind | swap) {
-          case 0: case 16: SLOOP(x + y); break;
-          case 1: SLOOP(x - y); break;
-          case 17: SLOOP(y - x); break;
-          case 2: case 18: SLOOP(x * y); break;
-          case 3: SLOOP(x / y); break;
-          case 19: SLOOP(y / x); break;
-          case 4: case 20: SLOOP((x - y) * (x - y)); break;
-        }
-#undef SLOOP
-      }
+  binary_job j = {a, b, out, {p[0], p[1], p[2], p[3]}, {p[4], p[5], p[6], p[7]}, kind | swap};
+  const size_t rows = (size_t)p[0] * p[1] * p[2];
+  parallel_for(rows, GRAIN / (size_t)p[3] + 1, binary_range, &j);
   return NULL;
+}
+
+typedef struct {
+  const float *x;
+  float *out;
+  int op;
+  float al, be;
+} unary_job;
+
+static void unary_range(void *p, size_t i0, size_t i1) {
+  const unary_job *j = (const unary_job *)p;
+  const float *x = j->x;
+  float *out = j->out;
+  const float al = j->al, be = j->be;
+  switch (j->op) {
+    case 0: for (size_t i = i0; i < i1; i++) out[i] = x[i] > 0.f ? x[i] : (x[i] != x[i] ? x[i] : 0.f); break;
+    case 1: for (size_t i = i0; i < i1; i++) out[i] = x[i] != x[i] ? x[i] : (x[i] > 0.f ? 1.f : al); break;
+    case 2: for (size_t i = i0; i < i1; i++) out[i] = x[i] * x[i]; break;
+    case 3: for (size_t i = i0; i < i1; i++) out[i] = -x[i]; break;
+    case 4: for (size_t i = i0; i < i1; i++) out[i] = sqrtf(x[i]); break;
+    case 5: for (size_t i = i0; i < i1; i++) out[i] = 1.f / sqrtf(x[i]); break;
+    case 6: for (size_t i = i0; i < i1; i++) out[i] = expf(x[i]); break;
+    case 7: for (size_t i = i0; i < i1; i++) out[i] = fabsf(x[i]); break;
+    case 8: for (size_t i = i0; i < i1; i++) out[i] = powf(x[i], al); break;
+    case 9: for (size_t i = i0; i < i1; i++) out[i] = x[i] != x[i] ? x[i] : (x[i] > be ? be : (x[i] < al ? al : x[i])); break;
+  }
 }
 
 // unary(op, x, out, alpha, beta): 0 relu, 1 step (x > 0 ? 1 : alpha; NaN stays NaN), 2 square, 3 neg, 4 sqrt,
@@ -459,24 +586,63 @@ static napi_value js_unary(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (!need(env, lo, lx, "out")) return NULL;
-  const float al = (float)alpha, be = (float)beta;
-  const size_t n = lx;
-  switch (op) {
-    case 0: for (size_t i = 0; i < n; i++) out[i] = x[i] > 0.f ? x[i] : (x[i] != x[i] ? x[i] : 0.f); break;
-    case 1: for (size_t i = 0; i < n; i++) out[i] = x[i] != x[i] ? x[i] : (x[i] > 0.f ? 1.f : al); break;
-    case 2: for (size_t i = 0; i < n; i++) out[i] = x[i] * x[i]; break;
-    case 3: for (size_t i = 0; i < n; i++) out[i] = -x[i]; break;
-    case 4: for (size_t i = 0; i < n; i++) out[i] = sqrtf(x[i]); break;
-    case 5: for (size_t i = 0; i < n; i++) out[i] = 1.f / sqrtf(x[i]); break;
-    case 6: for (size_t i = 0; i < n; i++) out[i] = expf(x[i]); break;
-    case 7: for (size_t i = 0; i < n; i++) out[i] = fabsf(x[i]); break;
-    case 8: for (size_t i = 0; i < n; i++) out[i] = powf(x[i], al); break;
-    case 9: for (size_t i = 0; i < n; i++) out[i] = x[i] != x[i] ? x[i] : (x[i] > be ? be : (x[i] < al ? al : x[i])); break;
-    default:
-      napi_throw_range_error(env, NULL, "curio_cpu: unknown unary op");
-      return NULL;
+  if (op < 0 || op > 9) {
+    napi_throw_range_error(env, NULL, "curio_cpu: unknown unary op");
+    return NULL;
   }
+  unary_job j = {x, out, op, (float)alpha, (float)beta};
+  parallel_for(lx, GRAIN, unary_range, &j);
   return NULL;
+}
+
+typedef struct {
+  const float *x;
+  double *partial;
+  int mid, inner;
+  size_t parts;
+} colsum_job;
+
+// parts [k0, k1) of the rows of an [mid, inner] matrix, each summed into its own row of `partial`
+static void colsum_range(void *p, size_t k0, size_t k1) {
+  const colsum_job *j = (const colsum_job *)p;
+  for (size_t k = k0; k < k1; k++) {
+    double *acc = j->partial + k * j->inner;
+    const size_t m0 = (size_t)j->mid * k / j->parts, m1 = (size_t)j->mid * (k + 1) / j->parts;
+    for (size_t m = m0; m < m1; m++) {
+      const float *xr = j->x + m * j->inner;
+      for (int i = 0; i < j->inner; i++) acc[i] += xr[i];
+    }
+  }
+}
+
+typedef struct {
+  const float *x;
+  float *out;
+  int mid, inner;
+} summid_job;
+
+static void summid_range(void *p, size_t o0, size_t o1) {
+  const summid_job *j = (const summid_job *)p;
+  const int mid = j->mid, inner = j->inner;
+  double *acc = inner > 1 ? (double *)malloc((size_t)inner * sizeof(double)) : NULL;
+  for (size_t o = o0; o < o1; o++) {
+    const float *xo = j->x + o * mid * inner;
+    if (inner == 1 || !acc) {
+      for (int i = 0; i < inner; i++) {
+        double s = 0;
+        for (int m = 0; m < mid; m++) s += xo[(size_t)m * inner + i];
+        j->out[o * inner + i] = (float)s;
+      }
+      continue;
+    }
+    memset(acc, 0, (size_t)inner * sizeof(double));
+    for (int m = 0; m < mid; m++) {
+      const float *xr = xo + (size_t)m * inner;
+      for (int i = 0; i < inner; i++) acc[i] += xr[i];
+    }
+    for (int i = 0; i < inner; i++) j->out[o * inner + i] = (float)acc[i];
+  }
+  free(acc);
 }
 
 // sumMiddle(x, out, outer, mid, inner): x viewed as [outer, mid, inner], out[o, i] = Σ_m x[o, m, i]. Covers the sums
@@ -500,27 +666,28 @@ static napi_value js_sum_middle(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (!need(env, lx, (size_t)outer * mid * inner, "x") || !need(env, lo, (size_t)outer * inner, "out")) return NULL;
-  double *acc = (double *)malloc((inner > 0 ? (size_t)inner : 1) * sizeof(double));
-  if (!acc) {
-    napi_throw_error(env, NULL, "curio_cpu: out of memory");
+  if ((size_t)outer * inner == 0) return NULL;
+  if (outer == 1 && inner > 1) {
+    // one long reduction down the rows (batch norm's N·H·W): parts of the rows per thread, then their sum
+    const size_t parts = (size_t)n_threads < (size_t)mid * inner / GRAIN ? (size_t)n_threads : (size_t)mid * inner / GRAIN;
+    const size_t t = parts < 1 ? 1 : parts;
+    double *partial = (double *)calloc(t * (size_t)inner, sizeof(double));
+    if (!partial) {
+      napi_throw_error(env, NULL, "curio_cpu: out of memory");
+      return NULL;
+    }
+    colsum_job j = {x, partial, mid, inner, t};
+    parallel_for(t, 1, colsum_range, &j);
+    for (int i = 0; i < inner; i++) {
+      double v = 0;
+      for (size_t k = 0; k < t; k++) v += partial[k * inner + i];
+      out[i] = (float)v;
+    }
+    free(partial);
     return NULL;
   }
-  for (int o = 0; o < outer; o++) {
-    const float *xo = x + (size_t)o * mid * inner;
-    if (inner == 1) {
-      double s = 0;
-      for (int m = 0; m < mid; m++) s += xo[m];
-      out[o] = (float)s;
-      continue;
-    }
-    memset(acc, 0, (size_t)inner * sizeof(double));
-    for (int m = 0; m < mid; m++) {
-      const float *xr = xo + (size_t)m * inner;
-      for (int i = 0; i < inner; i++) acc[i] += xr[i];
-    }
-    for (int i = 0; i < inner; i++) out[(size_t)o * inner + i] = (float)acc[i];
-  }
-  free(acc);
+  summid_job j = {x, out, mid, inner};
+  parallel_for((size_t)outer, GRAIN / ((size_t)mid * inner + 1) + 1, summid_range, &j);
   return NULL;
 }
 

@@ -166,6 +166,23 @@ describe.skipIf(unavailable !== null)('native CPU kernels vs the stock cpu kerne
     expect(err).toBeLessThan(1e-5);
   });
 
+  it('agrees on tensors large enough to be split across threads', async () => {
+    // above the addon's 65,536-float grain, so the loops run in parallel parts
+    const x = () => seeded([4, 32, 32, 24], 11);
+    const err = await compare(() => [
+      tf.conv2d(x() as tf.Tensor4D, seeded([3, 3, 24, 8], 12) as tf.Tensor4D, 1, 'same'),
+      ...tf.grads((a: tf.Tensor, f: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, f as tf.Tensor4D, 2, 'same').square().sum())([x(), seeded([3, 3, 24, 8], 12)]),
+      tf.mul(x(), seeded([24], 13)),
+      tf.add(x(), seeded([4, 1, 1, 24], 14)),
+      tf.relu(x()),
+      tf.moments(x(), [0, 1, 2]).variance,
+      tf.mean(x(), [1, 2]),
+      tf.sum(x(), -1),
+      tf.transpose(x(), [0, 3, 1, 2]),
+    ]);
+    expect(err).toBeLessThan(1e-5);
+  });
+
   it('the collapsed broadcast view merges runs and refuses what does not broadcast', () => {
     expect([...broadcastDims([8, 4, 4, 32], [32])!]).toEqual([1, 1, 128, 32, 0, 0, 0, 1]);
     expect([...broadcastDims([8, 4, 4, 32], [8, 1, 1, 32])!]).toEqual([1, 8, 16, 32, 0, 32, 0, 1]);
