@@ -22,7 +22,7 @@ export interface BatchWorkerData {
   count: number;
   pipeline: Record<string, unknown>;
   /** the backend the worker augments with, or null to hand back float batches for the device to augment */
-  augmentOn: 'wasm' | 'cpu' | null;
+  augmentOn: 'native' | 'wasm' | 'cpu' | null;
 }
 export interface BatchRequest {
   id: number;

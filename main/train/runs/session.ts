@@ -93,7 +93,7 @@ export async function runSession(
   // Batches are prepared ahead in the batch worker (and augmented there on the CPU backends), in the order a pure
   // schedule of (seed, epoch, batch) gives, so a resumed run sees the same batches and views.
   const from = resumed ? { step: resumed.meta.step, epoch: resumed.meta.epoch, batchInEpoch: resumed.meta.batchInEpoch } : { step: 0, epoch: 0, batchInEpoch: 0 };
-  const wanted = backend.backend === 'wasm' || backend.backend === 'cpu' ? backend.backend : null;
+  const wanted = backend.backend === 'native' || backend.backend === 'wasm' || backend.backend === 'cpu' ? backend.backend : null;
   const openQueue = (augmentOn: typeof wanted, worker?: Worker) =>
     BatchQueue.open({
       ...(worker ? { worker } : {}),

@@ -30,6 +30,7 @@ export const BACKEND_LABELS: Record<BackendChoice, string> = {
   auto: 'auto (fastest that can train)',
   webgpu: 'WebGPU (Dawn)',
   tensorflow: 'TensorFlow (tfjs-node)',
+  native: 'native CPU (OpenBLAS)',
   wasm: 'wasm',
   'webgpu-gl': 'WebGPU on OpenGL ES',
   cpu: 'cpu (pure JS)',
