@@ -2,7 +2,7 @@
 // bench/train/train.bench.ts (two views as one batch → backbone → projector → NT-Xent → backward → LARS).
 //
 //   npx tsx bench/profile/profile.ts [--backend wasm|webgpu|webgpu-gl|cpu] [--net small|resnet18|vit-tiny]
-//                                    [--batch 32] [--steps 3] [--image-size 32] [--custom-kernels]
+//                                    [--batch 32] [--steps 3] [--image-size 32] [--custom-kernels [--kernels A,B]]
 //   npx tsx bench/profile/profile.ts --matmul 512 [--backend webgpu-gl] [--reps 5]
 //   npx tsx bench/profile/profile.ts --conv [--backend webgpu-gl] [--batch 16] [--reps 5]
 //
@@ -19,7 +19,7 @@
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, parseBackendPreference, type BackendName } from '../../main/compute/index.js';
-import { registerCurioWebgpuKernels } from '../../main/compute/webgpu/index.js';
+import { parseCurioWebgpuKernelNames, registerCurioWebgpuKernels } from '../../main/compute/webgpu/index.js';
 import { buildMlp, simclrProjector } from '../../main/train/heads.js';
 import { ntXentLoss } from '../../main/train/losses/nt-xent.js';
 import { BatchNorm, LayerNorm } from '../../main/train/nn/layers.js';
@@ -37,6 +37,8 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '3' },
     'image-size': { type: 'string', default: '32' },
     'custom-kernels': { type: 'boolean', default: false },
+    /** with --custom-kernels: only these (comma list), e.g. Conv2DBackpropFilter */
+    kernels: { type: 'string' },
     matmul: { type: 'string' },
     conv: { type: 'boolean', default: false },
     reps: { type: 'string', default: '5' },
@@ -278,7 +280,7 @@ async function profileTraining(): Promise<void> {
   const choice = await initBackend({ prefer: backend });
   if (values['custom-kernels']) {
     if (tf.getBackend() !== 'webgpu') throw new Error(`--custom-kernels replaces webgpu kernels: use --backend webgpu or webgpu-gl, not ${backend}`);
-    registerCurioWebgpuKernels();
+    registerCurioWebgpuKernels(values.kernels ? parseCurioWebgpuKernelNames(values.kernels) : undefined);
   }
   process.stderr.write(`[profile] ${backend} (${choice.device ?? choice.tfBackend}), ${net} batch ${batch}×2 views at ${imageSize} px, ${steps} steps\n`);
 
@@ -387,7 +389,7 @@ async function profileTraining(): Promise<void> {
     ];
     const top = [...byKernel.values()].sort((a, b) => b.ms - a.ms).slice(0, 12);
     process.stdout.write(
-      `\n${backend} ${net} batch ${batch} (${2 * batch} images/step) at ${imageSize} px${values['custom-kernels'] ? ', Curio webgpu kernels' : ''}; timing: ${timing}\n` +
+      `\n${backend} ${net} batch ${batch} (${2 * batch} images/step) at ${imageSize} px${values['custom-kernels'] ? `, Curio webgpu kernels (${values.kernels ?? 'all'})` : ''}; timing: ${timing}\n` +
         `${table.join('\n')}\n\ntop kernels:\n${top.map((k) => `  ${k.name.padEnd(28)} ${k.category.padEnd(22)} ${String(k.calls).padStart(5)} ${k.ms.toFixed(1).padStart(10)} ms`).join('\n')}\n`,
     );
     const figures: Figure[] = [
@@ -403,7 +405,7 @@ async function profileTraining(): Promise<void> {
       batch,
       imageSize,
       steps,
-      customKernels: values['custom-kernels'],
+      customKernels: values['custom-kernels'] ? (values.kernels ?? 'all') : false,
       timing,
       wallMsPerStep: wallMs,
       profiledStepWallMs: profiledWallMs,

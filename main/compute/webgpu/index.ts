@@ -22,9 +22,32 @@ import {
  */
 export const CURIO_WEBGPU_KERNEL_NAMES = ['BatchMatMul', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'] as const;
 
-/** The opt-in switch: CURIO_WEBGPU_KERNELS=1 in the environment. */
+export type CurioWebgpuKernelName = (typeof CURIO_WEBGPU_KERNEL_NAMES)[number];
+
+/** The opt-in switch: CURIO_WEBGPU_KERNELS=1 in the environment (or a comma list of kernel names). */
 export function curioWebgpuKernelsRequested(env: NodeJS.ProcessEnv = process.env): boolean {
-  return env.CURIO_WEBGPU_KERNELS === '1';
+  return curioWebgpuKernelSelection(env).length > 0;
+}
+
+/**
+ * Which kernels CURIO_WEBGPU_KERNELS asks for: '1' all of them, a comma list (e.g. 'Conv2DBackpropFilter') those,
+ * anything else none. An unknown name is an error, so a typo does not silently measure the stock kernels.
+ */
+export function curioWebgpuKernelSelection(env: NodeJS.ProcessEnv = process.env): CurioWebgpuKernelName[] {
+  const value = (env.CURIO_WEBGPU_KERNELS ?? '').trim();
+  if (value === '1') return [...CURIO_WEBGPU_KERNEL_NAMES];
+  if (value === '' || value === '0') return [];
+  return parseCurioWebgpuKernelNames(value);
+}
+
+export function parseCurioWebgpuKernelNames(list: string): CurioWebgpuKernelName[] {
+  return list.split(',').map((raw) => {
+    const name = raw.trim();
+    if (!(CURIO_WEBGPU_KERNEL_NAMES as readonly string[]).includes(name)) {
+      throw new Error(`unknown Curio webgpu kernel "${name}": expected 1 or a comma list of ${CURIO_WEBGPU_KERNEL_NAMES.join(', ')}`);
+    }
+    return name as CurioWebgpuKernelName;
+  });
 }
 
 const stock = new Map<string, tf.KernelConfig>();
@@ -34,25 +57,26 @@ export function curioWebgpuKernelsRegistered(): boolean {
 }
 
 /**
- * Registers Curio's kernels for tfjs backend 'webgpu'. Call it after the webgpu backend package has been loaded
- * (initBackend with 'webgpu' or 'webgpu-gl' does that); calling it again is a no-op. Returns the kernel names.
+ * Registers Curio's kernels (all, or those named) for tfjs backend 'webgpu'. Call it after the webgpu backend
+ * package has been loaded (initBackend with 'webgpu' or 'webgpu-gl' does that); while Curio's kernels are
+ * registered a second call is a no-op. Returns the kernel names now served by Curio.
  */
-export function registerCurioWebgpuKernels(): string[] {
+export function registerCurioWebgpuKernels(names: readonly CurioWebgpuKernelName[] = CURIO_WEBGPU_KERNEL_NAMES): string[] {
   if (stock.size > 0) return [...stock.keys()];
-  for (const name of CURIO_WEBGPU_KERNEL_NAMES) {
+  for (const name of names) {
     const config = tf.getKernel(name, 'webgpu');
     if (!config) {
       throw new Error(`tfjs-backend-webgpu has no '${name}' kernel registered yet: activate the webgpu backend (initBackend 'webgpu' or 'webgpu-gl') first`);
     }
     stock.set(name, config);
   }
-  const own: Record<(typeof CURIO_WEBGPU_KERNEL_NAMES)[number], tf.KernelFunc> = {
+  const own: Record<CurioWebgpuKernelName, tf.KernelFunc> = {
     BatchMatMul: batchMatMul,
     Conv2D: conv2d,
     Conv2DBackpropInput: conv2dBackpropInput,
     Conv2DBackpropFilter: conv2dBackpropFilter,
   };
-  for (const name of CURIO_WEBGPU_KERNEL_NAMES) {
+  for (const name of names) {
     tf.unregisterKernel(name, 'webgpu');
     tf.registerKernel({ kernelName: name, backendName: 'webgpu', kernelFunc: own[name] });
   }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../../main/compute/index.js';
 import {
   curioKernelDispatches,
+  curioWebgpuKernelSelection,
   curioWebgpuKernelsRegistered,
   curioWebgpuKernelsRequested,
   registerCurioWebgpuKernels,
@@ -79,10 +80,13 @@ function rand(shape: number[]): tf.Tensor {
 }
 
 describe('Curio webgpu kernels vs stock tfjs-backend-webgpu (webgpu-gl / llvmpipe)', () => {
-  it('the opt-in switch reads CURIO_WEBGPU_KERNELS=1 only', () => {
+  it('the opt-in switch: CURIO_WEBGPU_KERNELS=1 for all, a comma list for some, a clear error for a typo', () => {
     expect(curioWebgpuKernelsRequested({ CURIO_WEBGPU_KERNELS: '1' })).toBe(true);
     expect(curioWebgpuKernelsRequested({ CURIO_WEBGPU_KERNELS: '0' })).toBe(false);
     expect(curioWebgpuKernelsRequested({})).toBe(false);
+    expect(curioWebgpuKernelSelection({ CURIO_WEBGPU_KERNELS: '1' })).toEqual(['BatchMatMul', 'Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter']);
+    expect(curioWebgpuKernelSelection({ CURIO_WEBGPU_KERNELS: 'Conv2DBackpropFilter, BatchMatMul' })).toEqual(['Conv2DBackpropFilter', 'BatchMatMul']);
+    expect(() => curioWebgpuKernelSelection({ CURIO_WEBGPU_KERNELS: 'Conv2d' })).toThrow(/unknown Curio webgpu kernel "Conv2d": expected 1 or a comma list of BatchMatMul, Conv2D/);
   });
 
   it('registers, reports itself registered, and restores the stock kernels', (ctx) => {
@@ -95,6 +99,10 @@ describe('Curio webgpu kernels vs stock tfjs-backend-webgpu (webgpu-gl / llvmpip
     unregisterCurioWebgpuKernels();
     expect(curioWebgpuKernelsRegistered()).toBe(false);
     expect(tf.getKernel('BatchMatMul', 'webgpu').kernelFunc).toBe(stockKernel);
+    const stockConv = tf.getKernel('Conv2D', 'webgpu').kernelFunc;
+    expect(registerCurioWebgpuKernels(['Conv2DBackpropFilter'])).toEqual(['Conv2DBackpropFilter']);
+    expect(tf.getKernel('Conv2D', 'webgpu').kernelFunc).toBe(stockConv);
+    unregisterCurioWebgpuKernels();
   });
 
   it('BatchMatMul: odd sizes, all four transposes, batches and a broadcast single matrix', async (ctx) => {
