@@ -163,11 +163,14 @@ describe('Curio webgpu kernels vs stock tfjs-backend-webgpu (webgpu-gl / llvmpip
     const x = rand([5, 29, 31, 2]) as tf.Tensor4D;
     const dy = rand([5, 29, 31, 3]) as tf.Tensor4D;
     const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, 2, 3] };
+    const dataIds = tf.engine().backend.numDataIds();
     await compare(() => tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, attrs as never) as tf.Tensor, 'conv2dDw_splitK', 'dw split-K, K = 4495');
     const a = rand([5, 4500]);
     const b = rand([4500, 7]);
     await compare(() => tf.matMul(a, b), 'matmul_NN_splitK', 'matMul split-K, K = 4500');
-    tf.dispose([x, dy, a, b]);
+    tf.dispose([a, b]);
+    expect(tf.engine().backend.numDataIds(), 'the partial sums buffer is released').toBe(dataIds);
+    tf.dispose([x, dy]);
   });
 
   it('Conv2DBackpropFilter: the same geometries', async (ctx) => {
