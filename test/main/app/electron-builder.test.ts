@@ -107,6 +107,15 @@ describe('electron-builder.yml', () => {
     }
   });
 
+  it("packs and unpacks Curio's own native CPU kernels where the main code looks for them", () => {
+    const unpacked = unpackFilter(config.asarUnpack);
+    const addon = path.join(REPO, 'dist', 'native', 'curio_cpu.node');
+    expect(unpacked(addon), 'dist/native/curio_cpu.node must come out of app.asar to be dlopen-able').toBe(true);
+    expect(config.files.some((p) => p === 'dist/**/*'), 'dist/ is packed').toBe(true);
+    // main/compute/native.ts redirects app.asar/ to app.asar.unpacked/ for this exact path
+    expect(fs.readFileSync(path.join(REPO, 'main', 'compute', 'native.ts'), 'utf8')).toContain("'dist', 'native', 'curio_cpu.node'");
+  });
+
   it('unpacks the whole of every production package that ships native code (its shared libraries too)', () => {
     const unpacked = unpackFilter(config.asarUnpack);
     const nativePackages: string[] = [];
