@@ -691,6 +691,209 @@ static napi_value js_sum_middle(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- batch norm (training: batch statistics over every axis but the last) ----------------------------------------
+
+typedef struct {
+  const float *x, *dy, *w, *b;
+  float *y, *dx;
+  const double *mean, *istd, *gsum, *gdot;  // per channel
+  double *part_a, *part_b;                  // per part × channel
+  const float *scale_shift;                 // forward: [c] scales, then [c] shifts
+  size_t rows, parts;
+  int c;
+} bn_job;
+
+// per part: Σ x into part_a (pass 1 of the forward)
+static void bn_sum_range(void *p, size_t k0, size_t k1) {
+  const bn_job *j = (const bn_job *)p;
+  for (size_t k = k0; k < k1; k++) {
+    double *acc = j->part_a + k * j->c;
+    for (size_t r = j->rows * k / j->parts; r < j->rows * (k + 1) / j->parts; r++) {
+      const float *xr = j->x + r * j->c;
+      for (int i = 0; i < j->c; i++) acc[i] += xr[i];
+    }
+  }
+}
+
+// per part: Σ (x − mean)² into part_a (pass 2 of the forward)
+static void bn_var_range(void *p, size_t k0, size_t k1) {
+  const bn_job *j = (const bn_job *)p;
+  for (size_t k = k0; k < k1; k++) {
+    double *acc = j->part_a + k * j->c;
+    for (size_t r = j->rows * k / j->parts; r < j->rows * (k + 1) / j->parts; r++) {
+      const float *xr = j->x + r * j->c;
+      for (int i = 0; i < j->c; i++) {
+        const double d = xr[i] - j->mean[i];
+        acc[i] += d * d;
+      }
+    }
+  }
+}
+
+// rows: y = (x − mean)·istd·w + b, as scale·x + shift in float
+static void bn_apply_range(void *p, size_t r0, size_t r1) {
+  const bn_job *j = (const bn_job *)p;
+  const int c = j->c;
+  const float *scale = j->scale_shift, *shift = scale + c;
+  for (size_t r = r0; r < r1; r++) {
+    const float *xr = j->x + r * c;
+    float *yr = j->y + r * c;
+    for (int i = 0; i < c; i++) yr[i] = xr[i] * scale[i] + shift[i];
+  }
+}
+
+// per part: Σ dy into part_a and Σ dy·x̂ into part_b
+static void bn_grad_sums_range(void *p, size_t k0, size_t k1) {
+  const bn_job *j = (const bn_job *)p;
+  for (size_t k = k0; k < k1; k++) {
+    double *sa = j->part_a + k * j->c, *sb = j->part_b + k * j->c;
+    for (size_t r = j->rows * k / j->parts; r < j->rows * (k + 1) / j->parts; r++) {
+      const float *xr = j->x + r * j->c, *gr = j->dy + r * j->c;
+      for (int i = 0; i < j->c; i++) {
+        sa[i] += gr[i];
+        sb[i] += gr[i] * (xr[i] - j->mean[i]) * j->istd[i];
+      }
+    }
+  }
+}
+
+// rows: dx = w·istd/R · (R·dy − Σdy − x̂·Σ dy·x̂)
+static void bn_dx_range(void *p, size_t r0, size_t r1) {
+  const bn_job *j = (const bn_job *)p;
+  const int c = j->c;
+  const double n = (double)j->rows;
+  for (size_t r = r0; r < r1; r++) {
+    const float *xr = j->x + r * c, *gr = j->dy + r * c;
+    float *dr = j->dx + r * c;
+    for (int i = 0; i < c; i++) {
+      const double xhat = (xr[i] - j->mean[i]) * j->istd[i];
+      dr[i] = (float)(j->w[i] * j->istd[i] / n * (n * gr[i] - j->gsum[i] - xhat * j->gdot[i]));
+    }
+  }
+}
+
+static size_t bn_parts(size_t rows, int c) {
+  size_t t = (size_t)n_threads, by_size = rows * (size_t)c / GRAIN;
+  if (t > by_size) t = by_size;
+  return t < 1 ? 1 : t;
+}
+
+static void sum_parts(const double *parts, size_t nparts, int c, double *out) {
+  for (int i = 0; i < c; i++) {
+    double v = 0;
+    for (size_t k = 0; k < nparts; k++) v += parts[k * c + i];
+    out[i] = v;
+  }
+}
+
+// bnForward(x, w, b, y, mean, variance, rows, c, eps): batch statistics over the rows (biased variance, as
+// tf.moments), y = (x − mean)/√(variance + eps)·w + b. Two passes for the statistics, so the variance does not
+// cancel catastrophically.
+static napi_value js_bn_forward(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *x, *w, *b, *y, *mo, *vo;
+  size_t lx, lw, lb, ly, lm, lv;
+  int32_t rows, c;
+  double eps;
+  if (argc < 9 || !get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &w, &lw) || !get_f32(env, argv[2], &b, &lb) ||
+      !get_f32(env, argv[3], &y, &ly) || !get_f32(env, argv[4], &mo, &lm) || !get_f32(env, argv[5], &vo, &lv) ||
+      napi_get_value_int32(env, argv[6], &rows) != napi_ok || napi_get_value_int32(env, argv[7], &c) != napi_ok ||
+      napi_get_value_double(env, argv[8], &eps) != napi_ok) {
+    if (argc < 9) napi_throw_type_error(env, NULL, "curio_cpu: bnForward needs 9 arguments");
+    return NULL;
+  }
+  if (rows < 1 || c < 1) {
+    napi_throw_range_error(env, NULL, "curio_cpu: bnForward needs rows ≥ 1 and channels ≥ 1");
+    return NULL;
+  }
+  const size_t total = (size_t)rows * c;
+  if (!need(env, lx, total, "x") || !need(env, ly, total, "y") || !need(env, lw, c, "weight") || !need(env, lb, c, "bias") ||
+      !need(env, lm, c, "mean") || !need(env, lv, c, "variance"))
+    return NULL;
+  const size_t parts = bn_parts((size_t)rows, c);
+  double *buf = (double *)calloc(parts * c + 2 * (size_t)c, sizeof(double));
+  float *sc = (float *)malloc(2 * (size_t)c * sizeof(float));
+  if (!buf || !sc) {
+    free(buf);
+    free(sc);
+    napi_throw_error(env, NULL, "curio_cpu: out of memory");
+    return NULL;
+  }
+  double *mean = buf + parts * c, *var = mean + c;
+  bn_job j = {.x = x, .y = y, .mean = mean, .part_a = buf, .scale_shift = sc, .rows = (size_t)rows, .parts = parts, .c = c};
+  parallel_for(parts, 1, bn_sum_range, &j);
+  sum_parts(buf, parts, c, mean);
+  for (int i = 0; i < c; i++) mean[i] /= rows;
+  memset(buf, 0, parts * c * sizeof(double));
+  parallel_for(parts, 1, bn_var_range, &j);
+  sum_parts(buf, parts, c, var);
+  for (int i = 0; i < c; i++) {
+    var[i] /= rows;
+    const double istd = 1.0 / sqrt(var[i] + eps);
+    sc[i] = (float)(istd * w[i]);
+    sc[c + i] = (float)(b[i] - mean[i] * istd * w[i]);
+    mo[i] = (float)mean[i];
+    vo[i] = (float)var[i];
+  }
+  parallel_for((size_t)rows, GRAIN / (size_t)c + 1, bn_apply_range, &j);
+  free(buf);
+  free(sc);
+  return NULL;
+}
+
+// bnBackward(dy, x, w, mean, variance, dx, dw, db, rows, c, eps): the gradients of bnForward's y through the batch
+// statistics: db = Σ dy, dw = Σ dy·x̂, dx = w/σ/R·(R·dy − db − x̂·dw)
+static napi_value js_bn_backward(napi_env env, napi_callback_info info) {
+  size_t argc = 11;
+  napi_value argv[11];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  float *dy, *x, *w, *mi, *vi, *dx, *dw, *db;
+  size_t l0, l1, l2, l3, l4, l5, l6, l7;
+  int32_t rows, c;
+  double eps;
+  if (argc < 11 || !get_f32(env, argv[0], &dy, &l0) || !get_f32(env, argv[1], &x, &l1) || !get_f32(env, argv[2], &w, &l2) ||
+      !get_f32(env, argv[3], &mi, &l3) || !get_f32(env, argv[4], &vi, &l4) || !get_f32(env, argv[5], &dx, &l5) ||
+      !get_f32(env, argv[6], &dw, &l6) || !get_f32(env, argv[7], &db, &l7) ||
+      napi_get_value_int32(env, argv[8], &rows) != napi_ok || napi_get_value_int32(env, argv[9], &c) != napi_ok ||
+      napi_get_value_double(env, argv[10], &eps) != napi_ok) {
+    if (argc < 11) napi_throw_type_error(env, NULL, "curio_cpu: bnBackward needs 11 arguments");
+    return NULL;
+  }
+  if (rows < 1 || c < 1) {
+    napi_throw_range_error(env, NULL, "curio_cpu: bnBackward needs rows ≥ 1 and channels ≥ 1");
+    return NULL;
+  }
+  const size_t total = (size_t)rows * c;
+  if (!need(env, l0, total, "dy") || !need(env, l1, total, "x") || !need(env, l5, total, "dx") || !need(env, l2, c, "weight") ||
+      !need(env, l3, c, "mean") || !need(env, l4, c, "variance") || !need(env, l6, c, "dw") || !need(env, l7, c, "db"))
+    return NULL;
+  const size_t parts = bn_parts((size_t)rows, c);
+  double *buf = (double *)calloc(2 * parts * c + 4 * (size_t)c, sizeof(double));
+  if (!buf) {
+    napi_throw_error(env, NULL, "curio_cpu: out of memory");
+    return NULL;
+  }
+  double *pa = buf, *pb = buf + parts * c, *mean = pb + parts * c, *istd = mean + c, *gsum = istd + c, *gdot = gsum + c;
+  for (int i = 0; i < c; i++) {
+    mean[i] = mi[i];
+    istd[i] = 1.0 / sqrt((double)vi[i] + eps);
+  }
+  bn_job j = {.x = x, .dy = dy, .w = w, .dx = dx, .mean = mean, .istd = istd, .gsum = gsum, .gdot = gdot, .part_a = pa,
+              .part_b = pb, .rows = (size_t)rows, .parts = parts, .c = c};
+  parallel_for(parts, 1, bn_grad_sums_range, &j);
+  sum_parts(pa, parts, c, gsum);
+  sum_parts(pb, parts, c, gdot);
+  for (int i = 0; i < c; i++) {
+    db[i] = (float)gsum[i];
+    dw[i] = (float)gdot[i];
+  }
+  parallel_for((size_t)rows, GRAIN / (size_t)c + 1, bn_dx_range, &j);
+  free(buf);
+  return NULL;
+}
+
 // ---- augmentation kernels (forward only) -----------------------------------------------------------------------
 
 // transpose(x, out, shape Int32Array[rank], perm Int32Array[rank]): out = x permuted, rank ≤ 8
@@ -948,6 +1151,8 @@ static napi_value init_module(napi_env env, napi_value exports) {
       {"matmul", NULL, js_matmul, NULL, NULL, NULL, napi_enumerable, NULL},
       {"binaryStrided", NULL, js_binary_strided, NULL, NULL, NULL, napi_enumerable, NULL},
       {"unary", NULL, js_unary, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bnForward", NULL, js_bn_forward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bnBackward", NULL, js_bn_backward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"transpose", NULL, js_transpose, NULL, NULL, NULL, napi_enumerable, NULL},
       {"mirrorPad", NULL, js_mirror_pad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"depthwiseConv2d", NULL, js_depthwise_conv2d, NULL, NULL, NULL, napi_enumerable, NULL},

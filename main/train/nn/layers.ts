@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { batchNormTrain } from '../../compute/native.js';
 import { Module, type ForwardOptions } from './module.js';
 import { filledArray, normalArray, truncNormalArray, uniformArray, type Rng } from './init.js';
 
@@ -126,6 +127,16 @@ export class BatchNorm extends Module {
   forward(x: tf.Tensor, options: ForwardOptions): tf.Tensor {
     if ((x.rank !== 2 && x.rank !== 4) || x.shape[x.rank - 1] !== this.numFeatures) {
       throw new Error(`BatchNorm expects [N, ${this.numFeatures}] or [N, H, W, ${this.numFeatures}], got [${x.shape.join(', ')}]`);
+    }
+    if (options.training && this.weight && this.bias) {
+      // the native CPU backend does this in one kernel forward and one backward (null elsewhere)
+      const fused = batchNormTrain(x, this.weight, this.bias, this.eps);
+      if (fused) {
+        const [y, mean, variance] = fused;
+        if (options.updateStats ?? true) this.updateRunningStats(mean, variance, x.size / this.numFeatures);
+        tf.dispose([mean, variance]);
+        return y;
+      }
     }
     let mean: tf.Tensor;
     let variance: tf.Tensor;

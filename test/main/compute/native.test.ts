@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../main/common/random.js';
 import { initBackend } from '../../../main/compute/index.js';
-import { broadcastDims, loadNativeKernels, NATIVE_TF_BACKEND, registerNativeBackend, replacedKernels } from '../../../main/compute/native.js';
+import { batchNormTrain, broadcastDims, loadNativeKernels, NATIVE_TF_BACKEND, registerNativeBackend, replacedKernels } from '../../../main/compute/native.js';
 import { buildMlp, simclrProjector } from '../../../main/train/heads.js';
 import { ntXentLoss } from '../../../main/train/losses/nt-xent.js';
 import { Rng } from '../../../main/train/nn/init.js';
@@ -190,6 +190,41 @@ describe.skipIf(unavailable !== null)('native CPU kernels vs the stock cpu kerne
     expect([...broadcastDims([8, 32], [8, 1])!]).toEqual([1, 1, 8, 32, 0, 0, 1, 0]);
     expect(broadcastDims([8, 32], [4, 32])).toBeNull();
     expect(broadcastDims([32], [8, 32])).toBeNull();
+  });
+
+  it('the fused training batch norm equals the composed ops, forward and gradient, and leaks no tensors', async () => {
+    for (const shape of [[6, 5], [3, 7, 5, 4], [8, 32, 32, 16]]) {
+      const c = shape.at(-1)!;
+      const composed = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => {
+        const { mean, variance } = tf.moments(x, shape.slice(0, -1).map((_, i) => i));
+        return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, 1e-5))), w), b);
+      };
+      const inputs = () => [seeded(shape, 21).mul(3).add(2), seeded([c], 22), seeded([c], 23)];
+      const upstream = () => seeded(shape, 24);
+      const loss = (f: (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(x, w, b), upstream()));
+      await tf.setBackend('cpu');
+      const ref = tf.tidy(() => [composed(...(inputs() as [tf.Tensor, tf.Tensor, tf.Tensor])), ...tf.grads(loss(composed))(inputs())].map((t) => t.dataSync().slice()));
+      await tf.setBackend(NATIVE_TF_BACKEND);
+      const before = tf.memory().numTensors;
+      const fusedFn = (x: tf.Tensor, w: tf.Tensor, b: tf.Tensor) => {
+        const r = batchNormTrain(x, w, b, 1e-5)!;
+        expect(r, 'the fused kernel runs on the native backend').not.toBeNull();
+        return r[0];
+      };
+      const got = tf.tidy(() => [fusedFn(...(inputs() as [tf.Tensor, tf.Tensor, tf.Tensor])), ...tf.grads(loss(fusedFn))(inputs())].map((t) => t.dataSync().slice()));
+      expect(tf.memory().numTensors).toBe(before);
+      for (let i = 0; i < ref.length; i++) {
+        let scale = 1e-6;
+        let worst = 0;
+        ref[i]!.forEach((v, j) => {
+          scale = Math.max(scale, Math.abs(v));
+          worst = Math.max(worst, Math.abs(v - got[i]![j]!));
+        });
+        expect(worst / scale, `${JSON.stringify(shape)} output ${i}`).toBeLessThan(1e-4);
+      }
+    }
+    await tf.setBackend('cpu');
+    expect(batchNormTrain(tf.ones([2, 3]), tf.ones([3]), tf.zeros([3]), 1e-5), 'other backends compose the ops').toBeNull();
   });
 
   it('a SimCLR training step on a small ResNet gives the same loss and gradients as the stock kernels', async () => {
