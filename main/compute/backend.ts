@@ -4,6 +4,7 @@ import { isMainThread } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { loadNativeKernels, NATIVE_TF_BACKEND, registerNativeBackend } from './native.js';
 import { registerWasmConv2DBackpropFilter } from './wasm-conv-grad.js';
+import { curioWebgpuKernelSelection, curioWebgpuKernelsRequested, registerCurioWebgpuKernels } from './webgpu/index.js';
 
 /**
  * The one place that picks the tfjs backend. Candidates, fastest first (the order 'auto' tries):
@@ -252,7 +253,13 @@ async function activateWebgpu(flavour: 'webgpu' | 'webgpu-gl'): Promise<Prepared
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => new WebGPUBackend(device, info as unknown as GPUAdapterInfo), 3);
   webgpuFlavour = flavour;
-  return setOrThrow('webgpu', { device: label });
+  const prepared = await setOrThrow('webgpu', { device: label });
+  // Opt-in: Curio's tiled GEMM / implicit-GEMM conv shaders (main/compute/webgpu) in place of the stock ones.
+  if (curioWebgpuKernelsRequested(process.env)) {
+    const names = registerCurioWebgpuKernels(curioWebgpuKernelSelection(process.env));
+    prepared.device = `${label}; Curio kernels: ${names.join(', ')}`;
+  }
+  return prepared;
 }
 
 function installNavigatorGpu(gpu: GPU): void {
