@@ -169,6 +169,12 @@ export async function runSession(
     activeMs += now - lastTick;
     lastTick = now;
   };
+  // The schedules (LR warm-up and cosine, BYOL's EMA, DINO's teacher temperature) run over totalSteps. A time budget
+  // has no known step count, so its schedules follow the share of the budget spent instead: step k of the
+  // nominal totalSteps is where activeMs/budget puts it. (Scheduling over the nominal count itself would leave a
+  // 15-minute CPU run in the first percent of its LR warm-up.)
+  const scheduleStep = (realStep: number, spentMs: number): number =>
+    Number.isFinite(budgetMs) ? Math.min(totalSteps - 1, Math.max(0, Math.floor((spentMs / budgetMs) * totalSteps))) : realStep;
   let stepsThisSession = 0;
   const checkpointEvery = config.checkpointMinutes * 60_000;
   let lastCheckpoint = performance.now();
@@ -218,7 +224,7 @@ export async function runSession(
         const t1 = performance.now();
         let metrics: Awaited<ReturnType<Method['trainStep']>>;
         try {
-          metrics = await method.trainStep(views, step);
+          metrics = await method.trainStep(views, scheduleStep(step, activeMs));
         } finally {
           tf.dispose(views);
         }

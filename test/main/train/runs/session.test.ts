@@ -96,6 +96,21 @@ describe('training session: data path and DINO multi-crop', () => {
     }
   }, 120_000);
 
+  it('a time-budget run schedules its LR over the budget: warm-up done within the first tenth, then the cosine decays', async () => {
+    const resolved = resolveConfig(config({ method: 'simclr', epochs: undefined, minutes: 0.1 }), datasetImages());
+    const runDir = path.join(dir, 'minutes');
+    fs.mkdirSync(runDir, { recursive: true });
+    const input: SessionInput = { runId: 2, config: resolved, images, monitor: [], runDir, resumeFrom: null };
+    const messages: WorkerMessage[] = [];
+    await runSession(input, (m) => messages.push(m), control);
+    const lrs = messages.flatMap((m) => (m.type === 'metrics' && m.metrics.kind === 'step' ? [m.metrics.lr] : []));
+    expect(lrs.length, 'a 6-second budget trains several steps').toBeGreaterThan(3);
+    const peak = (0.3 * 4) / 256; // SimCLR's paper LR scaled to batch 4
+    // With the schedule over the nominal step count (50 steps/s) these steps would all sit in the first 1% of warm-up.
+    expect(Math.max(...lrs)).toBeGreaterThan(0.5 * peak);
+    expect(lrs.at(-1)!).toBeLessThan(Math.max(...lrs));
+  }, 120_000);
+
   it('the prefetch worker hands over, in schedule order, the same views the training thread would make', async () => {
     const cache = await ImageCache.load(images, 16, { workers: 2 });
     const inThread = await ImageCache.load(images, 16, { workers: 0 });
