@@ -188,55 +188,67 @@ const BINARY_OPS: Record<string, number> = { Add: 0, Sub: 1, Multiply: 2, RealDi
 /** Ops of the addon's unary. */
 const UNARY_OPS: Record<string, number> = { Relu: 0, Step: 1, Square: 2, Neg: 3, Sqrt: 4, Rsqrt: 5, Exp: 6, Abs: 7 };
 
+type Shape4 = [number, number, number, number];
+interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat: string;
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  inputShape?: Shape4;
+  filterShape?: Shape4;
+}
+interface ConvKernel {
+  inputs: [string, string];
+  geometry(a: tf.TensorInfo, b: tf.TensorInfo, attrs: ConvAttrs): [x: Shape4, filter: Shape4, dilations: number | [number, number]];
+  output(info: tf.backend_util.Conv2DInfo): number[];
+  run(a: Float32Array, b: Float32Array, out: Float32Array, dims: Int32Array): void;
+}
+
 function nativeKernels(native: Addon, stock: Map<string, KernelFunc>): Record<string, KernelFunc> {
   const fallback = (name: string) => stock.get(name)!;
   const out: Record<string, KernelFunc> = {};
 
-  out.Conv2D = (args) => {
-    const { inputs, attrs } = args;
-    const backend = args.backend as unknown as CpuBackendLike;
-    const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
-    const a = attrs as unknown as { strides: number | [number, number]; pad: never; dataFormat: string; dilations: number | [number, number]; dimRoundingMode?: never };
-    const xv = f32(backend, x);
-    const wv = f32(backend, filter);
-    if (a.dataFormat === 'NCHW' || !xv || !wv) return fallback('Conv2D')(args);
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], filter.shape as [number, number, number, number],
-      a.strides, a.dilations, a.pad, a.dimRoundingMode, false, 'channelsLast');
-    const result = new Float32Array(info.batchSize * info.outHeight * info.outWidth * info.outChannels);
-    if (result.length > 0) native.conv2d(xv, wv, result, convDims(info));
-    return backend.makeTensorInfo(info.outShape, 'float32', result);
+  // The three convolution kernels differ only in which two tensors they take, which shapes define the
+  // convolution, and what they return.
+  const conv: Record<'Conv2D' | 'Conv2DBackpropInput' | 'Conv2DBackpropFilter', ConvKernel> = {
+    Conv2D: {
+      inputs: ['x', 'filter'],
+      geometry: (x, filter, attrs) => [x.shape as Shape4, filter.shape as Shape4, attrs.dilations ?? 1],
+      output: (info) => info.outShape,
+      run: (x, filter, out, dims) => native.conv2d(x, filter, out, dims),
+    },
+    Conv2DBackpropInput: {
+      inputs: ['dy', 'filter'],
+      geometry: (_dy, filter, attrs) => [attrs.inputShape!, filter.shape as Shape4, 1],
+      output: (info) => info.inShape,
+      run: (dy, filter, out, dims) => native.conv2dBackpropInput(dy, filter, out, dims),
+    },
+    Conv2DBackpropFilter: {
+      inputs: ['x', 'dy'],
+      geometry: (x, _dy, attrs) => [x.shape as Shape4, attrs.filterShape!, 1],
+      output: (info) => info.filterShape,
+      run: (x, dy, out, dims) => native.conv2dBackpropFilter(x, dy, out, dims),
+    },
   };
-
-  out.Conv2DBackpropInput = (args) => {
-    const { inputs, attrs } = args;
-    const backend = args.backend as unknown as CpuBackendLike;
-    const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-    const a = attrs as unknown as { inputShape: [number, number, number, number]; strides: number | [number, number]; pad: never; dataFormat: string; dimRoundingMode?: never };
-    const dyv = f32(backend, dy);
-    const wv = f32(backend, filter);
-    if (a.dataFormat === 'NCHW' || !dyv || !wv) return fallback('Conv2DBackpropInput')(args);
-    const info = tf.backend_util.computeConv2DInfo(
-      a.inputShape, filter.shape as [number, number, number, number], a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
-    const result = new Float32Array(info.batchSize * info.inHeight * info.inWidth * info.inChannels);
-    if (result.length > 0) native.conv2dBackpropInput(dyv, wv, result, convDims(info));
-    return backend.makeTensorInfo(info.inShape, 'float32', result);
-  };
-
-  out.Conv2DBackpropFilter = (args) => {
-    const { inputs, attrs } = args;
-    const backend = args.backend as unknown as CpuBackendLike;
-    const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-    const a = attrs as unknown as { filterShape: [number, number, number, number]; strides: number | [number, number]; pad: never; dataFormat: string; dimRoundingMode?: never };
-    const xv = f32(backend, x);
-    const dyv = f32(backend, dy);
-    if (a.dataFormat === 'NCHW' || !xv || !dyv) return fallback('Conv2DBackpropFilter')(args);
-    const info = tf.backend_util.computeConv2DInfo(
-      x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode, false, 'channelsLast');
-    const result = new Float32Array(info.filterHeight * info.filterWidth * info.inChannels * info.outChannels);
-    if (result.length > 0) native.conv2dBackpropFilter(xv, dyv, result, convDims(info));
-    return backend.makeTensorInfo(info.filterShape, 'float32', result);
-  };
+  for (const [name, kernel] of Object.entries(conv)) {
+    out[name] = (args) => {
+      const backend = args.backend as unknown as CpuBackendLike;
+      const inputs = args.inputs as Record<string, tf.TensorInfo>;
+      const attrs = args.attrs as unknown as ConvAttrs;
+      const a = inputs[kernel.inputs[0]]!;
+      const b = inputs[kernel.inputs[1]]!;
+      const av = f32(backend, a);
+      const bv = f32(backend, b);
+      if (attrs.dataFormat === 'NCHW' || !av || !bv) return fallback(name)(args);
+      const [xShape, filterShape, dilations] = kernel.geometry(a, b, attrs);
+      const info = tf.backend_util.computeConv2DInfo(xShape, filterShape, attrs.strides, dilations, attrs.pad, attrs.dimRoundingMode, false, 'channelsLast');
+      const shape = kernel.output(info);
+      const result = new Float32Array(shape.reduce((p, d) => p * d, 1));
+      if (result.length > 0) kernel.run(av, bv, result, convDims(info));
+      return backend.makeTensorInfo(shape, 'float32', result);
+    };
+  }
 
   out.BatchMatMul = (args) => {
     const backend = args.backend as unknown as CpuBackendLike;
