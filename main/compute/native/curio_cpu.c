@@ -326,19 +326,48 @@ static int images_per_chunk(const conv_dims *d) {
     return NULL;                                                                                                     \
   }
 
+enum conv_role { ROLE_INPUT, ROLE_OUTPUT, ROLE_FILTER };
+
+// Reads a convolution call (a, b, c, dims) and checks that each array holds what its role needs: the NHWC input
+// [n, h, w, c], the NHWC output [n, oh, ow, oc] or the HWIO filter [kh, kw, c, oc].
+static int conv_call(napi_env env, napi_callback_info info, const int roles[3], const char *const names[3],
+                     float *arr[3], conv_dims *d) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
+    napi_throw_error(env, NULL, "curio_cpu: N-API call failed: napi_get_cb_info");
+    return 0;
+  }
+  if (!sgemm) {
+    napi_throw_error(env, NULL, "curio_cpu: init() has not found a BLAS");
+    return 0;
+  }
+  if (argc < 4) {
+    napi_throw_type_error(env, NULL, "curio_cpu: missing arguments");
+    return 0;
+  }
+  size_t len[3];
+  for (int i = 0; i < 3; i++)
+    if (!get_f32(env, argv[i], &arr[i], &len[i])) return 0;
+  if (!read_conv_dims(env, argv[3], d)) return 0;
+  for (int i = 0; i < 3; i++) {
+    const size_t want = roles[i] == ROLE_INPUT    ? (size_t)d->n * d->h * d->w * d->c
+                        : roles[i] == ROLE_OUTPUT ? (size_t)d->n * d->oh * d->ow * d->oc
+                                                  : (size_t)d->kh * d->kw * d->c * d->oc;
+    if (!need(env, len[i], want, names[i])) return 0;
+  }
+  return 1;
+}
+
 // conv2d(x, filter, out, dims): out[n, oh, ow, oc] = Σ x[n, ih, iw, c] · w[kh, kw, c, oc]
 static napi_value js_conv2d(napi_env env, napi_callback_info info) {
-  CONV_ARGS(4);
-  float *x, *w, *out;
-  size_t lx, lw, lo;
+  static const int roles[3] = {ROLE_INPUT, ROLE_FILTER, ROLE_OUTPUT};
+  static const char *const names[3] = {"x", "filter", "out"};
+  float *arr[3];
   conv_dims d;
-  if (!get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &w, &lw) || !get_f32(env, argv[2], &out, &lo) ||
-      !read_conv_dims(env, argv[3], &d))
-    return NULL;
+  if (!conv_call(env, info, roles, names, arr, &d)) return NULL;
+  float *x = arr[0], *w = arr[1], *out = arr[2];
   const size_t K = (size_t)d.kh * d.kw * d.c, P = (size_t)d.oh * d.ow;
-  if (!need(env, lx, (size_t)d.n * d.h * d.w * d.c, "x") || !need(env, lw, K * d.oc, "filter") ||
-      !need(env, lo, (size_t)d.n * P * d.oc, "out"))
-    return NULL;
   if (is_pointwise(&d)) {
     sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, d.n * (int)P, d.oc, d.c, 1.f, x, d.c, w, d.oc, 0.f, out, d.oc);
     return NULL;
@@ -360,17 +389,13 @@ static napi_value js_conv2d(napi_env env, napi_callback_info info) {
 
 // conv2dBackpropInput(dy, filter, dx, dims): dx = col2im(dy · Wᵀ)
 static napi_value js_conv2d_backprop_input(napi_env env, napi_callback_info info) {
-  CONV_ARGS(4);
-  float *dy, *w, *dx;
-  size_t ldy, lw, ldx;
+  static const int roles[3] = {ROLE_OUTPUT, ROLE_FILTER, ROLE_INPUT};
+  static const char *const names[3] = {"dy", "filter", "dx"};
+  float *arr[3];
   conv_dims d;
-  if (!get_f32(env, argv[0], &dy, &ldy) || !get_f32(env, argv[1], &w, &lw) || !get_f32(env, argv[2], &dx, &ldx) ||
-      !read_conv_dims(env, argv[3], &d))
-    return NULL;
+  if (!conv_call(env, info, roles, names, arr, &d)) return NULL;
+  float *dy = arr[0], *w = arr[1], *dx = arr[2];
   const size_t K = (size_t)d.kh * d.kw * d.c, P = (size_t)d.oh * d.ow;
-  if (!need(env, ldy, (size_t)d.n * P * d.oc, "dy") || !need(env, lw, K * d.oc, "filter") ||
-      !need(env, ldx, (size_t)d.n * d.h * d.w * d.c, "dx"))
-    return NULL;
   if (is_pointwise(&d)) {
     sgemm(ROW_MAJOR, NO_TRANS, TRANS, d.n * (int)P, d.c, d.oc, 1.f, dy, d.oc, w, d.oc, 0.f, dx, d.c);
     return NULL;
@@ -393,17 +418,13 @@ static napi_value js_conv2d_backprop_input(napi_env env, napi_callback_info info
 
 // conv2dBackpropFilter(x, dy, dw, dims): dW = im2col(x)ᵀ · dy
 static napi_value js_conv2d_backprop_filter(napi_env env, napi_callback_info info) {
-  CONV_ARGS(4);
-  float *x, *dy, *dw;
-  size_t lx, ldy, ldw;
+  static const int roles[3] = {ROLE_INPUT, ROLE_OUTPUT, ROLE_FILTER};
+  static const char *const names[3] = {"x", "dy", "dw"};
+  float *arr[3];
   conv_dims d;
-  if (!get_f32(env, argv[0], &x, &lx) || !get_f32(env, argv[1], &dy, &ldy) || !get_f32(env, argv[2], &dw, &ldw) ||
-      !read_conv_dims(env, argv[3], &d))
-    return NULL;
+  if (!conv_call(env, info, roles, names, arr, &d)) return NULL;
+  float *x = arr[0], *dy = arr[1], *dw = arr[2];
   const size_t K = (size_t)d.kh * d.kw * d.c, P = (size_t)d.oh * d.ow;
-  if (!need(env, lx, (size_t)d.n * d.h * d.w * d.c, "x") || !need(env, ldy, (size_t)d.n * P * d.oc, "dy") ||
-      !need(env, ldw, K * d.oc, "dw"))
-    return NULL;
   if (is_pointwise(&d)) {
     sgemm(ROW_MAJOR, TRANS, NO_TRANS, d.c, d.oc, d.n * (int)P, 1.f, x, d.c, dy, d.oc, 0.f, dw, d.oc);
     return NULL;
