@@ -100,5 +100,5 @@ describe('kill -9 during curio train, then --resume', () => {
     const again = await runCurio(['train', '--resume', '1', '--db', db, '--json']);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/run 1 has finished/);
-  });
+  }, 300_000); // two CLI processes from TS sources, each starting decode and batch workers; its own wait allows 150 s
 });
