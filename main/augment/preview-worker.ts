@@ -1,9 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs';
 import { parsePipelineSpec } from '../../shared/contract/augment.js';
 import { initBackend } from '../compute/index.js';
-import { toBytes } from './bytes.js';
-import { augmentBatch } from './ops.js';
+import { augmentRounds } from './preview-rounds.js';
 import type { AugmentedViews, AugmentViewsRequest, PreviewWorkerData } from './preview-thread.js';
 
 /**
@@ -15,26 +13,8 @@ if (!parentPort) throw new Error('preview-worker.ts runs as a worker thread');
 const port = parentPort;
 const { backend: prefer } = workerData as PreviewWorkerData;
 
-async function augment(backend: string, { id, pixels, shape, spec, rounds: wanted }: AugmentViewsRequest): Promise<AugmentedViews> {
-  const parsed = parsePipelineSpec(spec);
-  const x = tf.tensor4d(pixels, shape);
-  try {
-    const rounds: Uint8Array[][] = [];
-    for (const { seed, views: only } of wanted) {
-      const views = augmentBatch(x, parsed, seed, { only });
-      try {
-        rounds.push(await Promise.all(views.map(async (v) => {
-          const data = (await v.data()) as Float32Array;
-          return toBytes(data, 0, data.length, 3);
-        })));
-      } finally {
-        tf.dispose(views);
-      }
-    }
-    return { id, rounds, backend };
-  } finally {
-    x.dispose();
-  }
+async function augment(backend: string, { id, pixels, shape, spec, rounds }: AugmentViewsRequest): Promise<AugmentedViews> {
+  return { id, rounds: await augmentRounds(pixels, shape, parsePipelineSpec(spec), rounds), backend };
 }
 
 const ready = initBackend({ prefer, skipTrainCheck: true }).then((b) => b.backend);

@@ -1,4 +1,3 @@
-import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import {
   issuePath,
@@ -26,7 +25,8 @@ import { ImageCache } from '../train/runs/image-cache.js';
 import { typicalImageSize } from '../train/runs/runner.js';
 import type { PipelineStore } from './pipeline-store.js';
 import { rgbToRgba, toBytes } from './bytes.js';
-import { augmentBatch, describeViews } from './ops.js';
+import { describeViews } from './ops.js';
+import { augmentRounds } from './preview-rounds.js';
 import { PreviewThread, type AugmentRound } from './preview-thread.js';
 
 /**
@@ -201,24 +201,7 @@ export class PreviewService {
   /** augmentBatch on this thread, one call per round. */
   private async augmentHere(pixels: Float32Array, shape: [number, number, number, 3], spec: PipelineSpec, wanted: AugmentRound[]): Promise<{ rounds: Uint8Array[][]; backend: string }> {
     const backend = await this.ensureBackend();
-    const x = tf.tensor4d(pixels, shape);
-    try {
-      const rounds: Uint8Array[][] = [];
-      for (const { seed, views: only } of wanted) {
-        const views = augmentBatch(x, spec, seed, { only });
-        try {
-          rounds.push(await Promise.all(views.map(async (v) => {
-            const data = (await v.data()) as Float32Array;
-            return toBytes(data, 0, data.length, 3);
-          })));
-        } finally {
-          tf.dispose(views);
-        }
-      }
-      return { rounds, backend };
-    } finally {
-      x.dispose();
-    }
+    return { rounds: await augmentRounds(pixels, shape, spec, wanted), backend };
   }
 
   private ensureBackend(): Promise<string> {

@@ -313,6 +313,14 @@ static int images_per_chunk(const conv_dims *d) {
   return (int)k;
 }
 
+// The im2col scratch for as many images per chunk as COL_BUDGET allows; throws and returns NULL when out of memory.
+static float *chunk_scratch(napi_env env, const conv_dims *d, int *chunk) {
+  *chunk = images_per_chunk(d);
+  float *col = get_scratch((size_t)*chunk * d->oh * d->ow * d->kh * d->kw * d->c);
+  if (!col) napi_throw_error(env, NULL, "curio_cpu: out of memory for the im2col buffer");
+  return col;
+}
+
 #define CONV_ARGS(nargs)                                                                                             \
   size_t argc = nargs;                                                                                               \
   napi_value argv[nargs];                                                                                            \
@@ -372,12 +380,9 @@ static napi_value js_conv2d(napi_env env, napi_callback_info info) {
     sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, d.n * (int)P, d.oc, d.c, 1.f, x, d.c, w, d.oc, 0.f, out, d.oc);
     return NULL;
   }
-  const int chunk = images_per_chunk(&d);
-  float *col = get_scratch((size_t)chunk * P * K);
-  if (!col) {
-    napi_throw_error(env, NULL, "curio_cpu: out of memory for im2col");
-    return NULL;
-  }
+  int chunk;
+  float *col = chunk_scratch(env, &d, &chunk);
+  if (!col) return NULL;
   for (int n0 = 0; n0 < d.n; n0 += chunk) {
     const int count = n0 + chunk <= d.n ? chunk : d.n - n0;
     im2col_parallel(&d, x, n0, count, col);
@@ -401,12 +406,9 @@ static napi_value js_conv2d_backprop_input(napi_env env, napi_callback_info info
     return NULL;
   }
   memset(dx, 0, (size_t)d.n * d.h * d.w * d.c * sizeof(float));
-  const int chunk = images_per_chunk(&d);
-  float *col = get_scratch((size_t)chunk * P * K);
-  if (!col) {
-    napi_throw_error(env, NULL, "curio_cpu: out of memory for col2im");
-    return NULL;
-  }
+  int chunk;
+  float *col = chunk_scratch(env, &d, &chunk);
+  if (!col) return NULL;
   for (int n0 = 0; n0 < d.n; n0 += chunk) {
     const int count = n0 + chunk <= d.n ? chunk : d.n - n0;
     sgemm(ROW_MAJOR, NO_TRANS, TRANS, count * (int)P, (int)K, d.oc, 1.f, dy + (size_t)n0 * P * d.oc, d.oc, w, d.oc,
@@ -429,12 +431,9 @@ static napi_value js_conv2d_backprop_filter(napi_env env, napi_callback_info inf
     sgemm(ROW_MAJOR, TRANS, NO_TRANS, d.c, d.oc, d.n * (int)P, 1.f, x, d.c, dy, d.oc, 0.f, dw, d.oc);
     return NULL;
   }
-  const int chunk = images_per_chunk(&d);
-  float *col = get_scratch((size_t)chunk * P * K);
-  if (!col) {
-    napi_throw_error(env, NULL, "curio_cpu: out of memory for im2col");
-    return NULL;
-  }
+  int chunk;
+  float *col = chunk_scratch(env, &d, &chunk);
+  if (!col) return NULL;
   for (int n0 = 0; n0 < d.n; n0 += chunk) {
     const int count = n0 + chunk <= d.n ? chunk : d.n - n0;
     im2col_parallel(&d, x, n0, count, col);
