@@ -1,18 +1,19 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { BUILTIN_ENCODER_SPEC, type CurateEncoderInfo, type EncoderSpec } from '../../shared/contract/curate.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { CurioError, invalid, notFound } from '../common/errors.js';
-import { buildBackbone, decodeForEncoder, ensureBackend, type EncoderSource, runEncoder } from '../evaluate/extract.js';
-import { encoderToOnnx, ONNX_FILE } from '../onnx/encoder.js';
+import { type EncoderRuntime, type FrozenEncoder, openFrozenEncoder } from '../evaluate/encoder-runtime.js';
+import { decodeForEncoder, type EncoderSource, runEncoder } from '../evaluate/extract.js';
+import { ONNX_FILE } from '../onnx/encoder.js';
 import { createOnnxEmbedderFromBytes } from '../onnx/runtime.js';
 import { isBackboneName } from '../train/models/index.js';
 import type { ModuleState } from '../train/nn/module.js';
-import { readEncoder } from '../train/runs/export.js';
+import { ENCODER_FORMAT, readEncoder } from '../train/runs/export.js';
 import { RunStore } from '../train/runs/run-store.js';
 import { BUILTIN_ENCODER, computeDescriptor, DESCRIPTOR_DIMENSIONS } from './descriptor.js';
+import { loadTfjsModel } from './tfjs-model.js';
 
 /**
  * The encoders curation embeds with: the built-in descriptor, a run's encoder, or an imported model file.
@@ -33,7 +34,7 @@ export interface CurateEncoder extends CurateEncoderInfo {
   close(): Promise<void>;
 }
 
-export type EncoderRuntime = 'auto' | 'onnxruntime' | 'tfjs';
+export type { EncoderRuntime };
 
 export interface ResolveEncoderOptions {
   /** 'auto' (ORT when it can, else tfjs); the others force one, for tests and measurements */
@@ -118,20 +119,56 @@ async function runModelEncoder(catalog: Catalog, runId: number, options: Resolve
   return modelEncoder(id, `run ${runId} (${source.backbone}, step ${source.step})`, source, options);
 }
 
-/** A model file: a .onnx file, a folder with model.onnx, or a Curio encoder folder (or its model.json). */
+/**
+ * A model file: a .onnx file, a folder with model.onnx, a Curio encoder folder (or its model.json), or a plain tfjs
+ * Layers/Graph model.json (or its folder).
+ */
 async function fileEncoder(spec: string, options: ResolveEncoderOptions): Promise<CurateEncoder> {
   const resolved = path.resolve(spec);
   if (!fs.existsSync(resolved)) throw notFound(`encoder ${resolved} does not exist`);
   const isDir = fs.statSync(resolved).isDirectory();
   if (isDir && fs.existsSync(path.join(resolved, ONNX_FILE))) return onnxFileEncoder(path.join(resolved, ONNX_FILE), options);
   if (!isDir && resolved.toLowerCase().endsWith('.onnx')) return onnxFileEncoder(resolved, options);
-  if (isDir && fs.existsSync(path.join(resolved, 'model.json'))) return curioFolderEncoder(resolved, options);
-  if (!isDir && path.basename(resolved) === 'model.json') return curioFolderEncoder(path.dirname(resolved), options);
+  const modelJson = isDir ? path.join(resolved, 'model.json') : resolved;
+  if ((isDir && fs.existsSync(modelJson)) || (!isDir && resolved.toLowerCase().endsWith('.json'))) {
+    return isCurioManifest(modelJson) ? curioFolderEncoder(path.dirname(modelJson), options) : plainTfjsEncoder(modelJson, options);
+  }
   throw invalid(
     isDir
-      ? `encoder folder ${resolved} holds neither ${ONNX_FILE} nor a Curio model.json`
-      : `encoder ${resolved} is not a model: give a .onnx file, a Curio encoder folder (curio export-encoder) or its model.json`,
+      ? `encoder folder ${resolved} holds neither ${ONNX_FILE} nor a model.json`
+      : `encoder ${resolved} is not a model: give a .onnx file, a folder holding model.onnx or model.json, or a tfjs model.json`,
   );
+}
+
+/** A model.json written by `curio export-encoder --format tfjs`; anything else (unreadable too) is taken for a plain tfjs model. */
+function isCurioManifest(file: string): boolean {
+  try {
+    return (JSON.parse(fs.readFileSync(file, 'utf8')) as { format?: unknown }).format === ENCODER_FORMAT;
+  } catch {
+    return false;
+  }
+}
+
+/** A model.json from tf.LayersModel.save or the tfjs converter: no known architecture to write as ONNX, so tfjs runs it. */
+async function plainTfjsEncoder(file: string, options: ResolveEncoderOptions): Promise<CurateEncoder> {
+  if (options.runtime === 'onnxruntime') throw invalid(`encoder ${file} is a plain tfjs model; it runs on tfjs only`);
+  await ensureBackend();
+  const model = await loadTfjsModel(file);
+  const size = model.imageSize;
+  return {
+    id: `tfjs:sha256:${model.sha256}`,
+    label: file,
+    runtime: 'tfjs',
+    fallback: options.runtime === 'tfjs' ? 'tfjs was asked for' : `a plain tfjs ${model.kind} has no ONNX graph`,
+    dim: model.dim,
+    batchSize: 32,
+    async embed(paths, signal) {
+      const { x, ok } = await decodeBatch(paths, size, signal);
+      if (ok.length === 0) return paths.map(() => null);
+      return rowsFor(paths.length, ok, await model.forward(x, ok.length), model.dim);
+    },
+    close: async () => model.dispose(),
+  };
 }
 
 async function onnxFileEncoder(file: string, options: ResolveEncoderOptions): Promise<CurateEncoder> {
@@ -171,23 +208,10 @@ async function curioFolderEncoder(dir: string, options: ResolveEncoderOptions): 
   return modelEncoder(`tfjs:sha256:${hash.digest('hex')}`, dir, source, options);
 }
 
-/** ORT when the architecture has a graph and ORT loads it; tfjs otherwise, saying why. */
+/** ORT when the architecture has a graph and ORT loads it; tfjs otherwise, saying why (openFrozenEncoder, shared with evaluation). */
 async function modelEncoder(id: string, label: string, source: ModelSource, options: ResolveEncoderOptions): Promise<CurateEncoder> {
-  const runtime = options.runtime ?? 'auto';
-  let fallback: string | null = null;
-  if (runtime === 'tfjs') fallback = 'tfjs was asked for';
-  else if (source.backbone.startsWith('vit')) fallback = `${source.backbone} has no ONNX graph yet (ResNets only)`;
-  else {
-    try {
-      const bytes = encoderToOnnx({ backbone: source.backbone, imageSize: source.imageSize, tensors: source.state });
-      return ortEncoder(id, label, await createOnnxEmbedderFromBytes(bytes, threadOptions(options), label));
-    } catch (err) {
-      if (runtime === 'onnxruntime') throw err instanceof CurioError ? err : invalid(`cannot run ${label} on ONNX Runtime: ${(err as Error).message.split('\n')[0]}`);
-      fallback = `ONNX Runtime could not run it: ${(err as Error).message.split('\n')[0]}`;
-    }
-  }
-  if (runtime === 'onnxruntime') throw invalid(`cannot run ${label} on ONNX Runtime: ${fallback}`);
-  return tfjsEncoder(id, label, source, fallback);
+  const frozen = await openFrozenEncoder(source, { label, ...options });
+  return frozenEncoder(id, label, frozen);
 }
 
 function threadOptions(options: ResolveEncoderOptions): { threads?: number } {
@@ -195,51 +219,23 @@ function threadOptions(options: ResolveEncoderOptions): { threads?: number } {
 }
 
 function ortEncoder(id: string, label: string, ort: Awaited<ReturnType<typeof createOnnxEmbedderFromBytes>>): CurateEncoder {
-  return {
-    id,
-    label,
-    runtime: 'onnxruntime',
-    fallback: null,
-    dim: ort.dim,
-    batchSize: 64,
-    async embed(paths, signal) {
-      const { x, ok } = await decodeBatch(paths, ort.imageSize, signal);
-      if (ok.length === 0) return paths.map(() => null);
-      return rowsFor(paths.length, ok, await ort.embed(x, ok.length), ort.dim);
-    },
-    close: () => ort.close(),
-  };
+  return frozenEncoder(id, label, { runtime: 'onnxruntime', fallback: null, imageSize: ort.imageSize, dim: ort.dim, embed: (x, n) => ort.embed(x, n), close: () => ort.close() });
 }
 
-async function tfjsEncoder(id: string, label: string, source: ModelSource, fallback: string | null): Promise<CurateEncoder> {
-  await ensureBackend();
-  let backbone: ReturnType<typeof buildBackbone>;
-  try {
-    backbone = buildBackbone(source);
-  } catch (err) {
-    throw invalid(`encoder ${label}: ${(err as Error).message.split('\n')[0]}`);
-  }
-  const size = source.imageSize;
-  const dim = backbone.outputDim;
+function frozenEncoder(id: string, label: string, frozen: FrozenEncoder): CurateEncoder {
   return {
     id,
     label,
-    runtime: 'tfjs',
-    fallback,
-    dim,
-    batchSize: 32,
+    runtime: frozen.runtime,
+    fallback: frozen.fallback,
+    dim: frozen.dim,
+    batchSize: frozen.runtime === 'onnxruntime' ? 64 : 32,
     async embed(paths, signal) {
-      const { x, ok } = await decodeBatch(paths, size, signal);
+      const { x, ok } = await decodeBatch(paths, frozen.imageSize, signal);
       if (ok.length === 0) return paths.map(() => null);
-      const y = tf.tidy(() => backbone.forward(tf.tensor4d(x, [ok.length, size, size, 3]), { training: false }));
-      try {
-        // async readback: the webgpu backend has no synchronous one in Node
-        return rowsFor(paths.length, ok, (await y.data()) as Float32Array, dim);
-      } finally {
-        y.dispose();
-      }
+      return rowsFor(paths.length, ok, await frozen.embed(x, ok.length), frozen.dim);
     },
-    close: async () => backbone.dispose(),
+    close: () => frozen.close(),
   };
 }
 

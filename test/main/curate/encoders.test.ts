@@ -166,13 +166,13 @@ describe('curation encoders', () => {
       [path.join(dir, 'missing.onnx'), /encoder .*missing\.onnx does not exist/],
       [garbageOnnx, /cannot load ONNX encoder .*garbage\.onnx/],
       [notJson, /cannot read encoder .*model\.json/],
-      [otherFormat, /is not a Curio encoder/],
+      [otherFormat, /neither a tfjs Layers model nor a tfjs Graph model/],
       [shortDir, /weights file is shorter than the manifest/],
       [noWeights, /cannot read encoder .*noweights.*ENOENT/],
       [wrongShape, /does not fit a small backbone/],
       [unknownArch, /unknown backbone "resnet9000"/],
       [txt, /notes\.txt is not a model: give a \.onnx file/],
-      [empty, /holds neither model\.onnx nor a Curio model\.json/],
+      [empty, /holds neither model\.onnx nor a model\.json/],
       [9999, /no run with id 9999/],
     ];
     for (const [spec, message] of cases) {
