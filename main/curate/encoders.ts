@@ -5,7 +5,7 @@ import { BUILTIN_ENCODER_SPEC, type CurateEncoderInfo, type EncoderSpec } from '
 import type { Catalog } from '../catalog/catalog.js';
 import { CurioError, invalid, notFound } from '../common/errors.js';
 import { type EncoderRuntime, type FrozenEncoder, openFrozenEncoder } from '../evaluate/encoder-runtime.js';
-import { decodeForEncoder, type EncoderSource, runEncoder } from '../evaluate/extract.js';
+import { decodeForEncoder, ensureBackend, type EncoderSource, runEncoder } from '../evaluate/extract.js';
 import { ONNX_FILE } from '../onnx/encoder.js';
 import { createOnnxEmbedderFromBytes } from '../onnx/runtime.js';
 import { isBackboneName } from '../train/models/index.js';
