@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import type { DatasetImage } from '../catalog/catalog.js';
 import { CurioError, invalid } from '../common/errors.js';
@@ -13,6 +12,7 @@ import type { ModuleState } from '../train/nn/module.js';
 import { readCheckpoint } from '../train/runs/checkpoint.js';
 import type { CheckpointMeta } from '../train/runs/protocol.js';
 import type { RunStore } from '../train/runs/run-store.js';
+import { describeRuntime, type EncoderRuntime, openFrozenEncoder } from './encoder-runtime.js';
 import type { FeatureMatrix } from './features.js';
 import { DEFAULT_PIXEL_SIZE, pixelFeaturesFromImages } from './pixels.js';
 
@@ -136,6 +136,8 @@ interface CacheHeader {
   key: string;
   n: number;
   dim: number;
+  /** which runtime wrote the features (absent in files written before it was recorded, and for raw pixels) */
+  runtime?: ExtractionRuntime;
 }
 
 /** The cache file for a full key: a hash of it, so no name from a dataset or run reaches the file system. */
@@ -144,6 +146,10 @@ export function featureCacheFile(dir: string, key: string): string {
 }
 
 export function readFeatureCache(file: string, key: string): FeatureMatrix | null {
+  return readFeatureCacheEntry(file, key)?.features ?? null;
+}
+
+function readFeatureCacheEntry(file: string, key: string): { features: FeatureMatrix; runtime: ExtractionRuntime | null } | null {
   let buf: Buffer;
   try {
     buf = fs.readFileSync(file);
@@ -164,13 +170,15 @@ export function readFeatureCache(file: string, key: string): FeatureMatrix | nul
   if (buf.length !== 12 + headerLen + bytes) return null;
   const data = new Float32Array(header.n * header.dim);
   new Uint8Array(data.buffer).set(buf.subarray(12 + headerLen));
-  return { data, n: header.n, dim: header.dim };
+  const r = header.runtime;
+  const runtime = r && (r.runtime === 'onnxruntime' || r.runtime === 'tfjs') ? { runtime: r.runtime, fallback: typeof r.fallback === 'string' ? r.fallback : null } : null;
+  return { features: { data, n: header.n, dim: header.dim }, runtime };
 }
 
 /** Atomic: a temp file in the same folder renamed over the target, so a reader never sees half a file. */
-export function writeFeatureCache(file: string, key: string, f: FeatureMatrix): void {
+export function writeFeatureCache(file: string, key: string, f: FeatureMatrix, runtime: ExtractionRuntime | null = null): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  const header = Buffer.from(JSON.stringify({ key, n: f.n, dim: f.dim } satisfies CacheHeader));
+  const header = Buffer.from(JSON.stringify({ key, n: f.n, dim: f.dim, ...(runtime ? { runtime } : {}) } satisfies CacheHeader));
   const len = Buffer.alloc(4);
   len.writeUInt32LE(header.length);
   const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
@@ -183,11 +191,19 @@ export function writeFeatureCache(file: string, key: string, f: FeatureMatrix): 
   }
 }
 
+/** Which runtime computed a feature matrix, and why not ONNX Runtime when it was tfjs. */
+export interface ExtractionRuntime {
+  runtime: 'onnxruntime' | 'tfjs';
+  fallback: string | null;
+}
+
 export interface CachedFeatures {
   features: FeatureMatrix;
   cached: boolean;
   file: string;
   key: string;
+  /** the runtime that computed them (on a cache hit: as the cache file records it; null for raw pixels or an older file) */
+  runtime: ExtractionRuntime | null;
 }
 
 export interface ExtractOptions {
@@ -199,7 +215,14 @@ export interface ExtractOptions {
   /** progress phase name, e.g. "features: train" */
   phase?: string;
   batchSize?: number;
+  /** a tfjs compute backend; naming one other than 'auto' runs the encoder on tfjs (see openFrozenEncoder) */
   backend?: BackendPreference;
+  /** 'auto' (default): ONNX Runtime when it can run the encoder, else tfjs; the others force one */
+  runtime?: EncoderRuntime;
+  /** ONNX Runtime intra-op threads; default all cores */
+  threads?: number;
+  /** told which runtime was chosen, before the first batch */
+  onRuntime?: (r: ExtractionRuntime) => void;
 }
 
 /** The full cache key: encoder + dataset id + dataset content. */
@@ -207,7 +230,13 @@ export function featureKey(encoder: string, datasetId: number, images: readonly 
   return `${encoder}|dataset:${datasetId}|content:${datasetContentHash(images)}`;
 }
 
-/** The encoder's features [n, dim] over `images`, from the cache when it holds them, else computed and stored. */
+/**
+ * The encoder's features [n, dim] over `images`, from the cache when it holds them, else computed and stored.
+ *
+ * The key names the weights and the data, not the runtime: ONNX Runtime and tfjs features of the same encoder
+ * agree to ~1e-6 on features of order 1 (test/main/evaluate/extract-runtime.test.ts checks it, bench/eval measures
+ * it over 50,000 images), far below what moves a probe or a kNN vote, so a cache written by one serves the other.
+ */
 export async function extractFeatures(options: ExtractOptions): Promise<CachedFeatures> {
   const key = featureKey(encoderKey(options.encoder), options.datasetId, options.images);
   return cachedOrCompute(options.cacheDir, key, () => encodeImages(options));
@@ -226,7 +255,7 @@ export async function extractPixelFeatures(options: {
   const key = featureKey(`pixels:${size}`, options.datasetId, options.images);
   return cachedOrCompute(options.cacheDir, key, async () => {
     options.ctx?.setPhase(options.phase ?? 'pixel features', options.images.length);
-    return pixelFeaturesFromImages(
+    const features = await pixelFeaturesFromImages(
       options.images.map((i) => i.path),
       {
         size,
@@ -234,16 +263,21 @@ export async function extractPixelFeatures(options: {
         ...(options.ctx ? { signal: options.ctx.signal } : {}),
       },
     );
+    return { features, runtime: null };
   });
 }
 
-async function cachedOrCompute(dir: string, key: string, compute: () => Promise<FeatureMatrix>): Promise<CachedFeatures> {
+async function cachedOrCompute(
+  dir: string,
+  key: string,
+  compute: () => Promise<{ features: FeatureMatrix; runtime: ExtractionRuntime | null }>,
+): Promise<CachedFeatures> {
   const file = featureCacheFile(dir, key);
-  const hit = readFeatureCache(file, key);
-  if (hit) return { features: hit, cached: true, file, key };
-  const features = await compute();
-  writeFeatureCache(file, key, features);
-  return { features, cached: false, file, key };
+  const hit = readFeatureCacheEntry(file, key);
+  if (hit) return { features: hit.features, runtime: hit.runtime, cached: true, file, key };
+  const { features, runtime } = await compute();
+  writeFeatureCache(file, key, features, runtime);
+  return { features, runtime, cached: false, file, key };
 }
 
 /** Activates a compute backend once per process; a later call reuses it. */
@@ -279,17 +313,30 @@ export async function decodeForEncoder(paths: readonly string[], size: number, s
   return out;
 }
 
-/** Batched forward passes in inference mode; the next batch decodes (on libvips threads) while this one runs. */
-async function encodeImages(options: ExtractOptions): Promise<FeatureMatrix> {
+/**
+ * Batched forward passes of the frozen encoder, on ONNX Runtime when it can run it, else tfjs (openFrozenEncoder
+ * says which and why); the next batch decodes (on libvips threads) while this one runs. The rows are the pooled
+ * backbone output, not normalised: the probe standardises and kNN normalises them itself.
+ */
+async function encodeImages(options: ExtractOptions): Promise<{ features: FeatureMatrix; runtime: ExtractionRuntime }> {
   const { encoder, images, ctx } = options;
   if (images.length === 0) throw invalid('cannot extract features of an empty dataset');
-  await ensureBackend(options.backend);
-  ctx?.setPhase(options.phase ?? 'features', images.length);
+  const phase = options.phase ?? 'features';
+  ctx?.setPhase(phase, images.length);
   const size = encoder.imageSize;
   const batchSize = Math.max(1, options.batchSize ?? 64);
-  const backbone = buildBackbone(encoder);
+  const frozen = await openFrozenEncoder(encoder, {
+    label: encoderKey(encoder),
+    ...(options.runtime ? { runtime: options.runtime } : {}),
+    ...(options.backend ? { backend: options.backend } : {}),
+    ...(options.threads !== undefined ? { threads: options.threads } : {}),
+  });
+  const runtime: ExtractionRuntime = { runtime: frozen.runtime, fallback: frozen.fallback };
+  options.onRuntime?.(runtime);
+  // the job log says which runtime computes the features, and why not ONNX Runtime when it is tfjs
+  ctx?.setPhase(`${phase} (${describeRuntime(frozen)})`, images.length);
   try {
-    const dim = backbone.outputDim;
+    const dim = frozen.dim;
     const data = new Float32Array(images.length * dim);
     const decode = (start: number) =>
       decodeForEncoder(
@@ -308,19 +355,13 @@ async function encodeImages(options: ExtractOptions): Promise<FeatureMatrix> {
         pending.catch(() => undefined);
       }
       const count = x.length / (size * size * 3);
-      const y = tf.tidy(() => backbone.forward(tf.tensor4d(x, [count, size, size, 3]), { training: false }));
-      try {
-        // async readback: the webgpu backend has no synchronous one in Node
-        data.set((await y.data()) as Float32Array, start * dim);
-      } finally {
-        y.dispose();
-      }
+      data.set(await frozen.embed(x, count), start * dim);
       ctx?.progress(Math.min(images.length, start + count));
       // let progress events and cancel requests through between batches
       await new Promise((r) => setImmediate(r));
     }
-    return { data, n: images.length, dim };
+    return { features: { data, n: images.length, dim }, runtime };
   } finally {
-    backbone.dispose();
+    await frozen.close();
   }
 }

@@ -150,6 +150,19 @@ function heat(share: number): string {
   return `rgb(${r},${g},${b})`;
 }
 
+/** Which runtime computed each feature set: the user sees whether the fast path ran and, if not, why. */
+export function extractionLines(r: Report): string[] {
+  return (r.extraction ?? []).map((e) => {
+    const how = e.runtime === null ? 'runtime not recorded' : e.runtime === 'onnxruntime' ? 'ONNX Runtime' : `tfjs${e.fallback ? ` (not ONNX Runtime: ${e.fallback})` : ''}`;
+    return `${e.features}: ${how}${e.cached ? ', from the feature cache' : ''}`;
+  });
+}
+
+function extractionNote(r: Report): string {
+  const lines = extractionLines(r);
+  return lines.length === 0 ? '' : `<p class="note">Feature extraction: ${lines.map(escapeHtml).join('; ')}.</p>`;
+}
+
 function truncate(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
@@ -193,6 +206,7 @@ ${linear}
 ${knn}
 ${fractionTable}
 <p class="note">Linear probe: multinomial logistic regression on frozen, standardised features, L-BFGS, L2 strength chosen on a class-balanced validation split of train (SimCLR/MoCo protocol).</p>
+${extractionNote(r)}
 </body></html>
 `;
 }

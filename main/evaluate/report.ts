@@ -14,6 +14,7 @@ import {
   randomTwin,
   runEncoder,
 } from './extract.js';
+import type { EncoderRuntime } from './encoder-runtime.js';
 import type { FeatureMatrix, LabeledFeatures } from './features.js';
 import { DEFAULT_FRACTION_SEEDS, linearProbeFractionsAsync } from './fractions.js';
 import { DEFAULT_KS, DEFAULT_TEMPERATURE, knnClassify } from './knn.js';
@@ -40,7 +41,10 @@ export interface EvalDeps {
   reports: ReportStore;
   /** where feature caches go; default: features/ beside the catalog */
   cacheDir?: string;
+  /** a tfjs compute backend; naming one (not 'auto') runs the encoders on tfjs rather than ONNX Runtime */
   backend?: BackendPreference;
+  /** 'auto' (default): ONNX Runtime where it can run the encoder, else tfjs; the others force one */
+  runtime?: EncoderRuntime;
   /** linear-probe knobs (tests shrink the grid) */
   probe?: LinearProbeOptions;
 }
@@ -128,17 +132,23 @@ export async function runEvaluation(plan: EvalPlan, deps: EvalDeps, ctx?: JobCon
   const wantLinear = input.protocols.includes('linear');
   const wantKnn = input.protocols.includes('knn');
   const labelled = (f: FeatureMatrix, labels: Int32Array): LabeledFeatures => ({ ...f, labels, numClasses: C });
+  const extraction: NonNullable<Report['extraction']> = [];
   const features = async (e: EncoderSource, what: string) => {
-    const extract = (part: EvalPlan['train'], role: string) =>
-      extractFeatures({
+    const extract = async (part: EvalPlan['train'], role: string) => {
+      const phase = `${what} features: ${role}`;
+      const r = await extractFeatures({
         encoder: e,
         images: part.images,
         datasetId: part.id,
         cacheDir,
         ctx,
-        phase: `${what} features: ${role}`,
+        phase,
         ...(deps.backend ? { backend: deps.backend } : {}),
+        ...(deps.runtime ? { runtime: deps.runtime } : {}),
       });
+      extraction.push({ features: phase, runtime: r.runtime?.runtime ?? null, fallback: r.runtime?.fallback ?? null, cached: r.cached });
+      return r;
+    };
     const tr = await extract(train, 'train');
     ctx?.throwIfCancelled();
     const te = await extract(test, 'test');
@@ -251,6 +261,7 @@ export async function runEvaluation(plan: EvalPlan, deps: EvalDeps, ctx?: JobCon
     warnings,
     leakCount: plan.leakCount,
     seconds: (performance.now() - started) / 1000,
+    extraction,
   });
 }
 

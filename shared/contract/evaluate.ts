@@ -66,6 +66,20 @@ export const Report = z.object({
   warnings: z.array(z.string()),
   leakCount: z.number().int().nonnegative(),
   seconds: z.number().nonnegative(),
+  /**
+   * Which runtime computed each encoder feature set ("run 3 features: train"…), and why not ONNX Runtime where it
+   * was tfjs; `runtime` is null for a cache file that did not record it. Absent in reports stored before it was kept.
+   */
+  extraction: z
+    .array(
+      z.object({
+        features: z.string(),
+        runtime: z.enum(['onnxruntime', 'tfjs']).nullable(),
+        fallback: z.string().nullable(),
+        cached: z.boolean(),
+      }),
+    )
+    .optional(),
 });
 export type Report = z.infer<typeof Report>;
 
