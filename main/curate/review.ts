@@ -6,16 +6,20 @@ import {
   REVIEW_THRESHOLD_STEP,
   ReviewInput,
   type ApplyReviewResult,
+  type MapProjection,
   type ReviewPoint,
   type ReviewResult,
 } from '../../shared/contract/curate-review.js';
 import type { Catalog } from '../catalog/catalog.js';
-import { conflict, invalid } from '../common/errors.js';
+import { CancelledError, conflict, invalid } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
 import { embedImages } from './embeddings.js';
 import { withEncoder } from './encoders.js';
-import { knnEdges, knnGraph } from './knn.js';
+import { knnEdges, knnGraph, type KnnGraph } from './knn.js';
 import { UnionFind } from './union-find.js';
+import { pca2, umap, UMAP_DEFAULT_NEIGHBORS } from './umap.js';
+
+export { pca2 };
 
 export type ReviewOptions = ReturnType<typeof ReviewInput.parse>;
 
@@ -44,9 +48,15 @@ export async function runReview(catalog: Catalog, input: ReviewOptions, ctx: Job
   const nearest = new Float32Array(m).fill(Number.NaN);
   const histogram = new Array<number>(REVIEW_HISTOGRAM_BINS).fill(0);
   const removedAt = new Array<number>(THRESHOLD_COUNT).fill(0);
+  const sample = sampleRows(m, REVIEW_MAP_LIMIT);
+  // When the map shows every image, one graph wide enough for the layout serves the histogram too.
+  const shared = sample.length === m && m >= UMAP_MIN_POINTS;
+  let mapGraph: KnnGraph | undefined;
   if (m > 1) {
     ctx.setPhase('neighbours', m);
-    const graph = knnGraph(data, dim, { k: opts.k, signal: ctx.signal, onProgress: (d) => ctx.progress(d) });
+    const wide = knnGraph(data, dim, { k: shared ? Math.max(opts.k, UMAP_DEFAULT_NEIGHBORS) : opts.k, signal: ctx.signal, onProgress: (d) => ctx.progress(d) });
+    if (shared) mapGraph = wide;
+    const graph = truncateGraph(wide, opts.k);
     for (let r = 0; r < m; r++) {
       if (graph.indices[r * graph.k]! >= 0) nearest[r] = graph.similarities[r * graph.k]!;
     }
@@ -56,10 +66,9 @@ export async function runReview(catalog: Catalog, input: ReviewOptions, ctx: Job
   ctx.throwIfCancelled();
 
   ctx.setPhase('map');
-  const sample = sampleRows(m, REVIEW_MAP_LIMIT);
   const sampled = new Float32Array(sample.length * dim);
   sample.forEach((r, s) => sampled.set(data.subarray(r * dim, (r + 1) * dim), s * dim));
-  const { coords, explained } = pca2(sampled, dim);
+  const { coords, explained, projection } = await projectMap(sampled, dim, mapGraph, ctx);
   const k = Math.min(sample.length, opts.clusters ?? Math.min(12, Math.max(1, Math.round(Math.sqrt(sample.length / 2)))));
   const assignment = kmeans(sampled, dim, k, 15);
   ctx.throwIfCancelled();
@@ -85,6 +94,7 @@ export async function runReview(catalog: Catalog, input: ReviewOptions, ctx: Job
     removedAt,
     points,
     clusters: sample.length ? k : 0,
+    projection,
     explained: [round(explained[0]), round(explained[1])],
     seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
   };
@@ -121,61 +131,52 @@ export function thresholdAt(idx: number): number {
   return Math.round((REVIEW_THRESHOLD_MIN + idx * REVIEW_THRESHOLD_STEP) * 1e6) / 1e6;
 }
 
+/** Below this many points a neighbour graph says too little for UMAP; the map is the PCA projection. */
+export const UMAP_MIN_POINTS = 5;
+
+/**
+ * The map's 2-D coordinates: UMAP (neighbourhoods kept, so clusters stay apart), or PCA where there are too few points
+ * or UMAP fails (say the approximate index does not load). `explained` is PCA's share of variance in both cases.
+ */
+async function projectMap(
+  sampled: Float32Array,
+  dim: number,
+  graph: KnnGraph | undefined,
+  ctx: JobContext,
+): Promise<{ coords: Float32Array; explained: [number, number]; projection: MapProjection }> {
+  const pca = pca2(sampled, dim);
+  const n = sampled.length / dim;
+  if (n < UMAP_MIN_POINTS) return { coords: pca.coords, explained: pca.explained, projection: 'pca' };
+  try {
+    const layout = await umap(sampled, dim, {
+      graph,
+      signal: ctx.signal,
+      onStage: (stage, total) => ctx.setPhase(stage === 'layout' ? 'map' : 'map neighbours', total),
+      onProgress: (done) => ctx.progress(done),
+    });
+    return { coords: layout.coords, explained: pca.explained, projection: 'umap' };
+  } catch (err) {
+    if (err instanceof CancelledError) throw err;
+    return { coords: pca.coords, explained: pca.explained, projection: 'pca' };
+  }
+}
+
+/** The first `k` neighbours of each row (rows are best first, so this is the graph a smaller k would have built). */
+function truncateGraph(graph: KnnGraph, k: number): KnnGraph {
+  if (k >= graph.k) return graph;
+  const indices = new Int32Array(graph.n * k);
+  const similarities = new Float32Array(graph.n * k);
+  for (let r = 0; r < graph.n; r++) {
+    indices.set(graph.indices.subarray(r * graph.k, r * graph.k + k), r * k);
+    similarities.set(graph.similarities.subarray(r * graph.k, r * graph.k + k), r * k);
+  }
+  return { n: graph.n, k, indices, similarities };
+}
+
 /** Up to `limit` row indices spread evenly over 0..n-1 (all of them when n ≤ limit). */
 function sampleRows(n: number, limit: number): number[] {
   if (n <= limit) return Array.from({ length: n }, (_, i) => i);
   return Array.from({ length: limit }, (_, s) => Math.floor((s * n) / limit));
-}
-
-/**
- * The first two principal components by power iteration with deflation on the centred rows (the covariance is never
- * formed: each step is two passes over the data, so cost is O(n·d) per iteration).
- */
-export function pca2(data: Float32Array, dim: number, iterations = 60): { coords: Float32Array; explained: [number, number] } {
-  const n = dim > 0 ? data.length / dim : 0;
-  const coords = new Float32Array(n * 2);
-  if (n === 0) return { coords, explained: [0, 0] };
-  const mean = new Float64Array(dim);
-  for (let r = 0; r < n; r++) for (let d = 0; d < dim; d++) mean[d]! += data[r * dim + d]! / n;
-  let total = 0;
-  for (let r = 0; r < n; r++) for (let d = 0; d < dim; d++) total += (data[r * dim + d]! - mean[d]!) ** 2;
-  const components: Float64Array[] = [];
-  const eigen: number[] = [];
-  for (let c = 0; c < 2; c++) {
-    let v = new Float64Array(dim);
-    for (let d = 0; d < dim; d++) v[d] = Math.sin(d * 12.9898 + c * 78.233) + 1e-3; // deterministic start
-    let lambda = 0;
-    for (let it = 0; it < iterations; it++) {
-      const w = new Float64Array(dim);
-      for (let r = 0; r < n; r++) {
-        let p = 0;
-        for (let d = 0; d < dim; d++) p += (data[r * dim + d]! - mean[d]!) * v[d]!;
-        for (let d = 0; d < dim; d++) w[d]! += p * (data[r * dim + d]! - mean[d]!);
-      }
-      for (const u of components) {
-        let dot = 0;
-        for (let d = 0; d < dim; d++) dot += w[d]! * u[d]!;
-        for (let d = 0; d < dim; d++) w[d]! -= dot * u[d]!;
-      }
-      let norm = 0;
-      for (let d = 0; d < dim; d++) norm += w[d]! * w[d]!;
-      norm = Math.sqrt(norm);
-      if (norm < 1e-12) break;
-      lambda = norm;
-      for (let d = 0; d < dim; d++) w[d]! /= norm;
-      v = w;
-    }
-    components.push(v);
-    eigen.push(lambda);
-  }
-  for (let r = 0; r < n; r++) {
-    for (let c = 0; c < 2; c++) {
-      let p = 0;
-      for (let d = 0; d < dim; d++) p += (data[r * dim + d]! - mean[d]!) * components[c]![d]!;
-      coords[2 * r + c] = p;
-    }
-  }
-  return { coords, explained: total > 0 ? [eigen[0]! / total, eigen[1]! / total] : [0, 0] };
 }
 
 /** Lloyd's k-means with farthest-point seeding (deterministic); returns each row's cluster. */

@@ -39,6 +39,10 @@ export const ReviewPoint = z.object({
 });
 export type ReviewPoint = z.infer<typeof ReviewPoint>;
 
+/** How the map was laid out: UMAP (neighbourhood-preserving) or, for very few points or as a fallback, PCA. */
+export const MapProjection = z.enum(['umap', 'pca']);
+export type MapProjection = z.infer<typeof MapProjection>;
+
 export const ReviewResult = z.object({
   dataset: z.string(),
   datasetId: Id,
@@ -48,10 +52,11 @@ export const ReviewResult = z.object({
   nearestHistogram: z.array(z.number().int().nonnegative()),
   /** images a threshold would remove (kNN edges at or above it, one kept per connected group), see REVIEW_THRESHOLD_* */
   removedAt: z.array(z.number().int().nonnegative()),
-  /** a sample of at most REVIEW_MAP_LIMIT images, PCA-projected to 2-D and coloured by k-means cluster */
+  /** a sample of at most REVIEW_MAP_LIMIT images, laid out in 2-D by `projection` and coloured by k-means cluster */
   points: z.array(ReviewPoint),
   clusters: z.number().int().nonnegative(),
-  /** share of the sample's variance the two axes explain */
+  projection: MapProjection,
+  /** share of the sample's variance the first two principal components explain (the map's axes when projection is 'pca') */
   explained: z.tuple([z.number(), z.number()]),
   seconds: z.number().nonnegative(),
 });

@@ -103,6 +103,9 @@ describe('review', () => {
       expect(r.imageCount).toBe(7);
       expect(r.nearestHistogram.reduce((a, b) => a + b, 0)).toBe(7);
       expect(r.points).toHaveLength(7);
+      // Seven images are enough for the UMAP layout; every point lands somewhere finite.
+      expect(r.projection).toBe('umap');
+      expect(r.points.every((p) => Number.isFinite(p.x) && Number.isFinite(p.y))).toBe(true);
       for (let i = 1; i < r.removedAt.length; i++) expect(r.removedAt[i]!).toBeLessThanOrEqual(r.removedAt[i - 1]!);
       // Naive reference: each image's best dot product with any other, from the same cached descriptors.
       const images = catalog.datasetImages(id);
