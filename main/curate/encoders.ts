@@ -18,9 +18,9 @@ import { loadTfjsModel } from './tfjs-model.js';
 /**
  * The encoders curation embeds with: the built-in descriptor, a run's encoder, or an imported model file.
  *
- * A model encoder runs on ONNX Runtime (CPU) when its graph can be written and ORT loads, because that is several
- * times faster than tfjs on a laptop CPU (bench/onnx); otherwise (ViT, or ORT failing to load) on tfjs, with the
- * reason in `fallback`. Images are decoded as evaluation decodes them (decodeForEncoder: cover-resize and centre
+ * A Curio model encoder (ResNet or ViT) runs on ONNX Runtime (CPU) when ORT loads, because that is several times
+ * faster than tfjs on a laptop CPU (bench/onnx); otherwise on tfjs, with the reason in `fallback`. A plain tfjs
+ * model (tfjs-model.ts) has no architecture Curio knows, so it runs on tfjs. Images are decoded as evaluation decodes them (decodeForEncoder: cover-resize and centre
  * crop to the encoder's training size, values in [0, 1]), and every output row is L2-normalised, so that a dot
  * product is the cosine similarity, as with the built-in descriptor.
  */

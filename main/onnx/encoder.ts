@@ -1,5 +1,6 @@
 import { encodeModel } from './model.js';
 import { buildResNetGraph, type NamedTensors } from './resnet.js';
+import { VIT_HEADS, buildViTGraph } from './vit.js';
 
 export const ONNX_FILE = 'model.onnx';
 
@@ -12,14 +13,16 @@ export interface EncoderDescription {
 }
 
 /**
- * An encoder's backbone weights as an ONNX model (bytes of onnx.ModelProto, opset 17). ResNets only: the ViT
- * graph is not written yet, and asking for it is an error that says so.
+ * An encoder's backbone weights as an ONNX model (bytes of onnx.ModelProto, opset 17): the ResNets (resnet.ts) and
+ * the ViTs (vit.ts), whose head count comes from the backbone name.
  */
 export function encoderToOnnx(e: EncoderDescription): Uint8Array {
+  let graph;
   if (e.backbone.startsWith('vit')) {
-    throw new Error(`ONNX export supports the ResNet backbones (small, resnet18, resnet50), not ${e.backbone}; export it as tfjs instead`);
-  }
-  const graph = buildResNetGraph(e.tensors, { imageSize: e.imageSize });
+    const heads = VIT_HEADS[e.backbone];
+    if (heads === undefined) throw new Error(`unknown ViT backbone "${e.backbone}"; expected one of ${Object.keys(VIT_HEADS).join(', ')}`);
+    graph = buildViTGraph(e.tensors, { imageSize: e.imageSize, heads });
+  } else graph = buildResNetGraph(e.tensors, { imageSize: e.imageSize });
   const metadata: Record<string, string> = { backbone: e.backbone, imageSize: String(e.imageSize), layout: 'NHWC float32' };
   for (const [k, v] of Object.entries(e.metadata ?? {})) metadata[k] = String(v);
   return encodeModel({

@@ -55,7 +55,7 @@ export async function createOnnxEmbedder(source: string, options: OnnxEmbedderOp
   return createOnnxEmbedderFromBytes(bytes, options, resolved);
 }
 
-/** An embedder for a Curio run's encoder (its last checkpoint), converted in memory; ResNet runs only. */
+/** An embedder for a Curio run's encoder (its last checkpoint), converted in memory. */
 export async function createRunOnnxEmbedder(runs: RunManager, runId: number, options: OnnxEmbedderOptions = {}): Promise<OnnxEmbedder> {
   return createOnnxEmbedderFromBytes(runEncoderOnnx(runs, runId), options, `run ${runId}`);
 }

@@ -26,7 +26,7 @@ export interface EncoderManifest {
  * Writes a run's online backbone (the encoder) from its last checkpoint: `model.json` (architecture and tfjs
  * weights manifest) and `weights.bin` (float32, in manifest order). Curation and evaluation rebuild the backbone
  * by name and load these weights; heads, predictors and momentum networks are left out. With format 'onnx' it
- * writes `model.onnx` instead (ResNets; main/onnx), which main/onnx/runtime.ts runs with onnxruntime-node.
+ * writes `model.onnx` instead (ResNets and ViTs; main/onnx), which main/onnx/runtime.ts runs with onnxruntime-node.
  */
 export async function exportEncoder(runs: RunManager, runId: number, format: 'tfjs' | 'onnx', outDir: string): Promise<string[]> {
   const { ckpt, weights } = readRunBackbone(runs, runId);
@@ -83,16 +83,17 @@ function readRunBackbone(runs: RunManager, runId: number): { ckpt: ReturnType<ty
 }
 
 function onnxFromCheckpoint(runId: number, ckpt: ReturnType<typeof readCheckpoint<CheckpointMeta>>, weights: [string, NamedTensor][]): Uint8Array {
-  const backbone = ckpt.meta.config.backbone;
-  if (backbone.startsWith('vit')) {
-    throw new CurioError('failed', `ONNX export supports the ResNet backbones (small, resnet18, resnet50), not ${backbone}; use --format tfjs`);
+  const { backbone, imageSize, method } = ckpt.meta.config;
+  try {
+    return encoderToOnnx({
+      backbone,
+      imageSize,
+      tensors: Object.fromEntries(weights.map(([name, t]) => [name.slice(BACKBONE_PREFIX.length), t])),
+      metadata: { runId, method, step: ckpt.meta.step },
+    });
+  } catch (err) {
+    throw new CurioError('failed', `run ${runId}: cannot write its ${backbone} encoder as ONNX: ${(err as Error).message.split('\n')[0]}`);
   }
-  return encoderToOnnx({
-    backbone,
-    imageSize: ckpt.meta.config.imageSize,
-    tensors: Object.fromEntries(weights.map(([name, t]) => [name.slice(BACKBONE_PREFIX.length), t])),
-    metadata: { runId, method: ckpt.meta.config.method, step: ckpt.meta.step },
-  });
 }
 
 /** A run's encoder (its last checkpoint's backbone) as ONNX model bytes, without writing files. */

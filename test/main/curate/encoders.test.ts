@@ -119,12 +119,14 @@ describe('curation encoders', () => {
     }
   }, 60_000);
 
-  it('a ViT run embeds through tfjs and says why not ONNX Runtime', async () => {
+  it('a ViT run embeds through ONNX Runtime as through tfjs (within 1e-4)', async () => {
     const vit = await fakeRun(catalog, dir, 'vit-tiny', SIZE, 3, 8);
-    const got = await embedWith(vit, {});
-    expect(got.encoder.runtime).toBe('tfjs');
-    expect(got.encoder.fallback).toMatch(/vit-tiny has no ONNX graph/);
-    expect(got.encoder.dim).toBe(192);
+    const ort = await embedWith(vit, {});
+    const tfjs = await embedWith(vit, { runtime: 'tfjs' });
+    expect(ort.encoder).toMatchObject({ runtime: 'onnxruntime', fallback: null, dim: 192 });
+    expect(tfjs.encoder.runtime).toBe('tfjs');
+    expect(maxAbsDiff(ort.rows, tfjs.rows)).toBeLessThan(1e-4);
+    expect(maxAbsDiff([ort.rows[0]!], [ort.rows[paths.length - 1]!])).toBeGreaterThan(1e-3);
   }, 60_000);
 
   it('refuses a missing, malformed or unknown encoder with a clear message', async () => {

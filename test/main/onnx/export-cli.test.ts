@@ -8,6 +8,9 @@ import { createOnnxEmbedder, createRunOnnxEmbedder } from '../../../main/onnx/ru
 import { createServices } from '../../../main/services.js';
 import { createBackbone } from '../../../main/train/models/index.js';
 import { Rng } from '../../../main/train/nn/index.js';
+import { readCheckpoint, writeCheckpoint } from '../../../main/train/runs/checkpoint.js';
+import type { CheckpointMeta } from '../../../main/train/runs/protocol.js';
+import { RunStore } from '../../../main/train/runs/run-store.js';
 import { fakeRun, tintedCatalog } from '../evaluate/report-fixtures.js';
 import { lastJson, lines, runCurio } from '../cli/run-cli.js';
 
@@ -72,13 +75,40 @@ describe('curio export-encoder --format onnx', () => {
     services.close();
   }, 180_000);
 
-  it('refuses a ViT run with a one-line error and writes nothing', async () => {
-    const runId = await fakeRun(catalog, dir, 'vit-tiny', 16, 1);
+  it('writes a ViT run as ONNX that embeds as its tfjs backbone does', async () => {
+    const imageSize = 16;
+    const runId = await fakeRun(catalog, dir, 'vit-tiny', imageSize, 1, 4);
     const out = path.join(dir, 'vit-out');
+    const r = await runCurio(['export-encoder', '--run', String(runId), '--format', 'onnx', '--out', out, '--db', db, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(lastJson(r)).toEqual({ runId, format: 'onnx', files: [path.join(out, 'model.onnx')] });
+    const n = 2;
+    const rng = new Rng(4);
+    const x = Float32Array.from({ length: n * imageSize * imageSize * 3 }, () => rng.uniform());
+    const ref = await tfjsEmbeddings('vit-tiny', imageSize, 1, x, n);
+    const embedder = await createOnnxEmbedder(out, { threads: 1 });
+    try {
+      expect([embedder.imageSize, embedder.dim]).toEqual([imageSize, 192]);
+      const got = await embedder.embed(x, n);
+      expect(Math.max(...ref.map(Math.abs))).toBeGreaterThan(0.1);
+      expect(Math.max(...got.map((v, i) => Math.abs(v - ref[i]!)))).toBeLessThanOrEqual(1e-4);
+    } finally {
+      await embedder.close();
+    }
+  }, 180_000);
+
+  it('refuses a checkpoint whose backbone does not fit its architecture with a one-line error and writes nothing', async () => {
+    const runId = await fakeRun(catalog, dir, 'vit-tiny', 16, 1, 4);
+    // the run says 32 px, its position embedding holds a 16 px grid
+    const file = new RunStore(catalog).get(runId).checkpoint!;
+    const ckpt = readCheckpoint<CheckpointMeta>(file);
+    ckpt.meta.config = { ...ckpt.meta.config, imageSize: 32 };
+    writeCheckpoint(file, ckpt);
+    const out = path.join(dir, 'bad-vit-out');
     const r = await runCurio(['export-encoder', '--run', String(runId), '--format', 'onnx', '--out', out, '--db', db]);
     expect(r.code).not.toBe(0);
     expect(lines(r.stderr)).toHaveLength(1);
-    expect(r.stderr).toMatch(/ResNet backbones .* not vit-tiny; use --format tfjs/);
+    expect(r.stderr).toMatch(/cannot write its vit-tiny encoder as ONNX: .*pos_embed/);
     expect(fs.existsSync(out)).toBe(false);
   }, 180_000);
 });
