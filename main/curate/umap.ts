@@ -274,20 +274,22 @@ export async function optimizeLayout(embedding: Float64Array, edges: FuzzyEdges,
   let wmax = 0;
   for (const w of edges.weight) wmax = Math.max(wmax, w);
   if (epochs === 0 || wmax <= 0) return;
-  const heads: number[] = [];
-  const tails: number[] = [];
-  const every: number[] = [];
-  for (let e = 0; e < edges.weight.length; e++) {
+  let kept = 0;
+  for (const w of edges.weight) if (w >= wmax / epochs) kept++;
+  // Both directions of each edge, so that each end gets its share of negative samples.
+  const m = 2 * kept;
+  const heads = new Int32Array(m);
+  const tails = new Int32Array(m);
+  const epochsPerSample = new Float64Array(m);
+  for (let e = 0, at = 0; e < edges.weight.length; e++) {
     const w = edges.weight[e]!;
     if (w < wmax / epochs) continue;
-    // Both directions, so that each end gets its share of negative samples.
-    heads.push(edges.head[e]!, edges.tail[e]!);
-    tails.push(edges.tail[e]!, edges.head[e]!);
-    every.push(wmax / w, wmax / w);
+    heads[at] = tails[at + 1] = edges.head[e]!;
+    tails[at] = heads[at + 1] = edges.tail[e]!;
+    epochsPerSample[at] = epochsPerSample[at + 1] = wmax / w;
+    at += 2;
   }
-  const m = heads.length;
-  const epochsPerSample = Float64Array.from(every);
-  const nextSample = Float64Array.from(every);
+  const nextSample = Float64Array.from(epochsPerSample);
   const epochsPerNegative = epochsPerSample.map((v) => (negativeRate > 0 ? v / negativeRate : Infinity));
   const nextNegative = Float64Array.from(epochsPerNegative);
   const twoAB = 2 * a * b;
