@@ -1,12 +1,14 @@
 // Feature extraction for the linear probe and kNN (issue 4's goal text: 50,000 CIFAR-10 images with ResNet-18 and the
-// small CNN, on 2 cores). Times the whole thing as evaluation does it, from JPEG files to a feature matrix:
-// - tfjs: main/evaluate/extract.ts extractFeatures (decode by the resize rule on sharp's threads, prefetching the
-//   next batch, batched inference-mode forward on the compute backend, the feature cache written at the end), on
-//   the backend initBackend 'auto' picks (or --backend);
-// - onnx: the same encoder exported by main/onnx (encoderToOnnx) and run by onnxruntime-node (createOnnxEmbedder's
-//   session), behind the same decode and prefetch loop.
-// The encoders are random-init (the report's baseline): the weights do not change the time. Nothing is extrapolated:
-// each row says how many images it measured. The images are the first --limit of the train split, classes interleaved.
+// small CNN, on 2 cores). Times the whole thing as evaluation does it, from JPEG files to a feature matrix, through
+// main/evaluate/extract.ts extractFeatures (decode by the resize rule on sharp's threads, prefetching the next batch,
+// batched inference, the feature cache written at the end), with the runtime choice of main/evaluate/encoder-runtime.ts:
+// - onnx: runtime 'auto', what `curio eval` and the Reports page get; the bench fails if that did not pick ONNX
+//   Runtime (the encoder exported by main/onnx and run by onnxruntime-node on the CPU, --threads intra-op threads);
+// - tfjs: runtime 'tfjs', the encoder on the tfjs backend initBackend picks (or --backend), the fallback's speed.
+// The encoders are random-init (the report's baseline): the weights do not change the time. Building the encoder
+// (the random init, the ONNX graph, the ORT session) is inside the timed part, as it is for a user. Nothing is
+// extrapolated: each row says how many images it measured. The images are the first --limit of the train split,
+// classes interleaved.
 // Options: --limit 50000 --backbones small,resnet18 --paths tfjs,onnx --backend auto --batch 64 --threads 2
 import fs from 'node:fs';
 import os from 'node:os';
@@ -14,9 +16,7 @@ import path from 'node:path';
 import type { DatasetImage } from '../../main/catalog/catalog.js';
 import type { JobContext } from '../../main/common/jobs.js';
 import { type BackendPreference, currentBackend, parseBackendPreference } from '../../main/compute/index.js';
-import { buildBackbone, decodeForEncoder, ensureBackend, extractFeatures, randomEncoder } from '../../main/evaluate/extract.js';
-import { encoderToOnnx } from '../../main/onnx/encoder.js';
-import { createOnnxEmbedderFromBytes } from '../../main/onnx/runtime.js';
+import { ensureBackend, type ExtractionRuntime, extractFeatures, randomEncoder } from '../../main/evaluate/extract.js';
 import { cifarArchive, extractCifar, report, tempDir, type Figure } from '../lib.js';
 
 const argText = (name: string, fallback: string) => {
@@ -88,9 +88,10 @@ interface Measured {
   cpuSeconds: number;
   features: Float32Array;
   dim: number;
+  runtime: ExtractionRuntime | null;
 }
 
-async function timed(run: () => Promise<{ features: Float32Array; dim: number }>): Promise<Measured> {
+async function timed(run: () => Promise<Omit<Measured, 'seconds' | 'cpuSeconds'>>): Promise<Measured> {
   const c0 = process.cpuUsage();
   const start = performance.now();
   const r = await run();
@@ -112,50 +113,33 @@ for (const name of backbones) {
   for (const which of paths) {
     const label = `${name} ${which}`;
     const loadStart = os.loadavg()[0]!;
-    let m: Measured;
-    if (which === 'tfjs') {
-      const cacheDir = path.join(work, `features-${name}`);
-      m = await timed(async () => {
-        const r = await extractFeatures({ encoder, images, datasetId: 1, cacheDir, ctx: progressContext(label), batchSize: batch, backend });
-        if (r.cached) throw new Error('bench: the feature cache was hit; it must start empty');
-        return { features: r.features.data, dim: r.features.dim };
+    const cacheDir = path.join(work, `features-${name}-${which}`);
+    const m = await timed(async () => {
+      const r = await extractFeatures({
+        encoder,
+        images,
+        datasetId: 1,
+        cacheDir,
+        ctx: progressContext(label),
+        batchSize: batch,
+        ...(which === 'tfjs' ? { runtime: 'tfjs' as const, backend } : { threads }),
       });
-    } else {
-      const model = buildBackbone(encoder);
-      const onnx = encoderToOnnx({ backbone: name, imageSize: SIZE, tensors: await model.getState() });
-      model.dispose();
-      const embedder = await createOnnxEmbedderFromBytes(onnx, { threads });
-      const ctx = progressContext(label);
-      try {
-        m = await timed(async () => {
-          const data = new Float32Array(n * embedder.dim);
-          const decode = (start: number) => decodeForEncoder(images.slice(start, start + batch).map((i) => i.path), SIZE);
-          let pending = decode(0);
-          for (let start = 0; start < n; start += batch) {
-            const x = await pending;
-            if (start + batch < n) {
-              pending = decode(start + batch);
-              pending.catch(() => undefined);
-            }
-            const count = x.length / (SIZE * SIZE * 3);
-            data.set(await embedder.embed(x, count), start * embedder.dim);
-            ctx.progress(start + count);
-          }
-          return { features: data, dim: embedder.dim };
-        });
-      } finally {
-        await embedder.close();
-      }
+      if (r.cached) throw new Error('bench: the feature cache was hit; it must start empty');
+      return { features: r.features.data, dim: r.features.dim, runtime: r.runtime };
+    });
+    fs.rmSync(cacheDir, { recursive: true, force: true });
+    if (which === 'onnx' && m.runtime?.runtime !== 'onnxruntime') {
+      throw new Error(`bench: evaluation ran ${name} on ${m.runtime?.runtime ?? 'nothing recorded'}, not ONNX Runtime: ${m.runtime?.fallback ?? ''}`);
     }
     results[which as 'tfjs' | 'onnx'] = m;
-    const how = which === 'tfjs' ? `tfjs ${chosen.backend}` : `ONNX Runtime CPU, ${threads} threads`;
+    const how = which === 'tfjs' ? `tfjs ${chosen.backend}` : `evaluation's default (ONNX Runtime CPU, ${threads} threads)`;
     const figure = `${name} ${SIZE} px, ${n} CIFAR-10 JPEGs, ${how}`;
     figures.push(
       { bench: 'eval', figure: `${figure}, img/s`, value: +(n / m.seconds).toFixed(1), unit: 'img/s' },
       { bench: 'eval', figure: `${figure}, total`, value: +m.seconds.toFixed(1), unit: 's' },
       { bench: 'eval', figure: `${figure}, img per CPU-second`, value: +(n / m.cpuSeconds).toFixed(1), unit: 'img/CPU-s' },
     );
-    runs.push({ backbone: name, path: which, images: n, seconds: m.seconds, cpuSeconds: m.cpuSeconds, dim: m.dim, loadStart, loadEnd: os.loadavg()[0] });
+    runs.push({ backbone: name, path: which, runtime: m.runtime, images: n, seconds: m.seconds, cpuSeconds: m.cpuSeconds, dim: m.dim, loadStart, loadEnd: os.loadavg()[0] });
   }
   // Both paths ran the same weights on the same decoded images: their features should agree to float precision.
   if (results.tfjs && results.onnx) {
