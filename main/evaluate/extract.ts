@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import sharp from 'sharp';
 import type { DatasetImage } from '../catalog/catalog.js';
 import { CurioError, invalid } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
@@ -12,6 +11,7 @@ import type { ModuleState } from '../train/nn/module.js';
 import { readCheckpoint } from '../train/runs/checkpoint.js';
 import type { CheckpointMeta } from '../train/runs/protocol.js';
 import type { RunStore } from '../train/runs/run-store.js';
+import { decodeForEncoder } from './decode.js';
 import { describeRuntime, type EncoderRuntime, openFrozenEncoder } from './encoder-runtime.js';
 import type { FeatureMatrix } from './features.js';
 import { DEFAULT_PIXEL_SIZE, pixelFeaturesFromImages } from './pixels.js';
@@ -287,31 +287,11 @@ export async function ensureBackend(prefer: BackendPreference = 'auto'): Promise
   return (await initBackend({ prefer, skipTrainCheck: true })).backend;
 }
 
-/** Decodes images by the resize rule to size × size RGB floats in [0, 1], NHWC. */
-export async function decodeForEncoder(paths: readonly string[], size: number, signal?: AbortSignal): Promise<Float32Array> {
-  const per = size * size * 3;
-  const out = new Float32Array(paths.length * per);
-  await Promise.all(
-    paths.map(async (p, i) => {
-      signal?.throwIfAborted();
-      let raw: Buffer;
-      try {
-        raw = await sharp(p, { failOn: 'none' })
-          .rotate()
-          .resize(size, size, { fit: 'cover', position: 'centre' })
-          .removeAlpha()
-          .toColourspace('srgb')
-          .raw()
-          .toBuffer();
-      } catch (err) {
-        throw new CurioError('failed', `cannot decode ${p}: ${(err as Error).message.split('\n')[0]}`);
-      }
-      const o = i * per;
-      for (let j = 0; j < per; j++) out[o + j] = raw[j]! / 255;
-    }),
-  );
-  return out;
-}
+/**
+ * Decodes images by the resize rule to size × size RGB floats in [0, 1], NHWC (decode.ts; images already at the
+ * size decode many to one sharp call there, with the same pixels).
+ */
+export { decodeForEncoder };
 
 /**
  * Batched forward passes of the frozen encoder, on ONNX Runtime when it can run it, else tfjs (openFrozenEncoder
@@ -334,7 +314,7 @@ async function encodeImages(options: ExtractOptions): Promise<{ features: Featur
   const runtime: ExtractionRuntime = { runtime: frozen.runtime, fallback: frozen.fallback };
   options.onRuntime?.(runtime);
   // the job log says which runtime computes the features, and why not ONNX Runtime when it is tfjs
-  ctx?.setPhase(`${phase} (${describeRuntime(frozen)})`, images.length);
+  ctx?.setPhase(`${phase} on ${describeRuntime(frozen)}`, images.length);
   try {
     const dim = frozen.dim;
     const data = new Float32Array(images.length * dim);

@@ -1,0 +1,132 @@
+import fs from 'node:fs';
+import sharp from 'sharp';
+import { CurioError } from '../common/errors.js';
+
+/**
+ * The decode every encoder input goes through (evaluation features, curation embeddings, attention maps): each image
+ * is resized to cover size × size and centre-cropped to it, in sRGB with EXIF orientation applied, alpha dropped,
+ * as floats in [0, 1], NHWC.
+ *
+ * For small images sharp's fixed cost per call dominates: a 32×32 CIFAR JPEG took ~1.6 ms of CPU through the full
+ * pipeline, of which the JPEG decode itself is a tiny part (the rest is building and running a libvips pipeline).
+ * So images that already are what the pipeline would produce, baseline 8-bit 3-channel JPEGs of exactly size ×
+ * size with no EXIF block and no ICC profile, are decoded many to one sharp call (`join`, side by side) and cut
+ * apart: ~0.7 ms per image (bench/onnx). For them rotate, resize, removeAlpha and the colour conversion are all
+ * no-ops, so the pixels are the same bytes (test/main/evaluate/decode.test.ts compares both paths). Every other
+ * image (larger, another shape, PNG, grayscale, CMYK, EXIF, ICC) takes the full pipeline, which keeps JPEG
+ * shrink-on-load for large photos.
+ */
+export async function decodeForEncoder(paths: readonly string[], size: number, signal?: AbortSignal): Promise<Float32Array> {
+  const per = size * size * 3;
+  const out = new Float32Array(paths.length * per);
+  // read synchronously: an async readFile is four thread-pool round trips, ~0.15 ms of CPU for a 1 KB file
+  const bytes = paths.map((p) => {
+    signal?.throwIfAborted();
+    try {
+      return fs.readFileSync(p);
+    } catch (err) {
+      throw decodeError(p, err);
+    }
+  });
+  const asIs: number[] = [];
+  const full: number[] = [];
+  bytes.forEach((b, i) => (isDecodedAsIs(b, size) ? asIs : full).push(i));
+  const jobs: Promise<void>[] = full.map((i) => decodeOne(paths[i]!, bytes[i]!, size, out, i * per));
+  // several joins, so that the libuv pool spreads them over the cores
+  for (let k = 0; k < asIs.length; k += JOIN_CHUNK) {
+    const chunk = asIs.slice(k, k + JOIN_CHUNK);
+    jobs.push(
+      decodeJoined(chunk.map((i) => bytes[i]!), size, out, chunk.map((i) => i * per)).catch(async () => {
+        // one bad file fails the whole join: decode these one by one, so the error names the file
+        await Promise.all(chunk.map((i) => decodeOne(paths[i]!, bytes[i]!, size, out, i * per)));
+      }),
+    );
+  }
+  await Promise.all(jobs);
+  return out;
+}
+
+const JOIN_CHUNK = 32;
+
+/** v / 255 as float32, the same value the division gives */
+const UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
+/** The full pipeline: the reference for what an image decodes to. */
+async function decodeOne(p: string, input: Buffer, size: number, out: Float32Array, offset: number): Promise<void> {
+  let raw: Buffer;
+  try {
+    raw = await sharp(input, { failOn: 'none' })
+      .rotate()
+      .resize(size, size, { fit: 'cover', position: 'centre' })
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer();
+  } catch (err) {
+    throw decodeError(p, err);
+  }
+  const per = size * size * 3;
+  for (let j = 0; j < per; j++) out[offset + j] = UNIT[raw[j]!]!;
+}
+
+/** Size × size RGB JPEGs decoded side by side in one call; rows of the joined image are cut back into images. */
+async function decodeJoined(inputs: Buffer[], size: number, out: Float32Array, offsets: number[]): Promise<void> {
+  const { data, info } = await sharp(inputs, { failOn: 'none', join: { across: inputs.length } })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (info.width !== size * inputs.length || info.height !== size || info.channels !== 3) throw new Error('unexpected joined shape');
+  const row = size * 3;
+  const stride = row * inputs.length;
+  offsets.forEach((o, k) => {
+    for (let y = 0; y < size; y++) {
+      const src = y * stride + k * row;
+      const dst = o + y * row;
+      for (let x = 0; x < row; x++) out[dst + x] = UNIT[data[src + x]!]!;
+    }
+  });
+}
+
+function decodeError(p: string, err: unknown): CurioError {
+  return new CurioError('failed', `cannot decode ${p}: ${(err as Error).message.split('\n')[0]}`);
+}
+
+/**
+ * Whether the full pipeline would leave this file's decoded pixels untouched: a JPEG whose frame header says 8-bit,
+ * 3 components, size × size, with no EXIF block (it may carry an orientation) and no ICC profile (sharp converts
+ * through it). Reads only the marker segments before the scan data.
+ */
+export function isDecodedAsIs(b: Uint8Array, size: number): boolean {
+  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return false;
+  let frame: { precision: number; height: number; width: number; components: number } | null = null;
+  let i = 2;
+  while (i + 4 <= b.length) {
+    if (b[i] !== 0xff) return false;
+    const marker = b[i + 1]!;
+    // fill bytes, and markers without a length
+    if (marker === 0xff) {
+      i++;
+      continue;
+    }
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
+      i += 2;
+      continue;
+    }
+    const length = (b[i + 2]! << 8) | b[i + 3]!;
+    const d = i + 4;
+    // start of scan: every header segment has been seen
+    if (marker === 0xda) break;
+    if (marker === 0xe1 && ascii(b, d, 6) === 'Exif\0\0') return false;
+    if (marker === 0xe2 && ascii(b, d, 12) === 'ICC_PROFILE\0') return false;
+    // SOF0–SOF15, less DHT (C4), JPG (C8) and DAC (CC)
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      if (d + 6 > b.length) return false;
+      frame = { precision: b[d]!, height: (b[d + 1]! << 8) | b[d + 2]!, width: (b[d + 3]! << 8) | b[d + 4]!, components: b[d + 5]! };
+    }
+    i = d - 2 + length;
+  }
+  return frame !== null && frame.precision === 8 && frame.components === 3 && frame.width === size && frame.height === size;
+}
+
+function ascii(b: Uint8Array, start: number, n: number): string {
+  return start + n > b.length ? '' : String.fromCharCode(...b.subarray(start, start + n));
+}
