@@ -9,6 +9,9 @@ export type BackboneName = z.infer<typeof BackboneName>;
 export const BackendChoice = z.enum(['auto', 'webgpu', 'tensorflow', 'native', 'wasm', 'webgpu-gl', 'cpu']);
 export type BackendChoice = z.infer<typeof BackendChoice>;
 
+/** The most local crops a DINO run takes: the 10 of DINO's largest multi-crop setting (2×224 + 10×96), with room. */
+export const MAX_LOCAL_CROPS = 12;
+
 /** Everything a run needs to be reproduced; stored whole with the run. */
 export const RunConfig = z
   .object({
@@ -32,10 +35,18 @@ export const RunConfig = z
     monitorSize: z.number().int().min(0).max(100_000).default(1000),
     patchSize: z.number().int().min(2).max(64).optional(),
     queueSize: z.number().int().min(16).max(1_000_000).optional(),
-    localCrops: z.number().int().min(0).max(16).optional(),
+    /**
+     * DINO's multi-crop: local crops added to its 2 global crops (sizes follow the data: 16 px at 32, 96 at 224);
+     * left out, the pipeline's own count stays (the DINO preset has 8). The other methods train on 2 views.
+     */
+    localCrops: z.number().int().min(0).max(MAX_LOCAL_CROPS).optional(),
   })
   .strict()
-  .refine((c) => !(c.epochs !== undefined && c.minutes !== undefined), 'give epochs or minutes, not both');
+  .refine((c) => !(c.epochs !== undefined && c.minutes !== undefined), 'give epochs or minutes, not both')
+  .refine((c) => c.method === 'dino' || !c.localCrops, {
+    message: "local crops are DINO's multi-crop; the other methods train on exactly 2 views",
+    path: ['localCrops'],
+  });
 export type RunConfig = z.output<typeof RunConfig>;
 export type RunConfigInput = z.input<typeof RunConfig>;
 

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { BackboneName, BackendChoice, Method, type RunConfigInput } from '../../../shared/contract/train.js';
+import { BackboneName, BackendChoice, MAX_LOCAL_CROPS, Method, type RunConfigInput } from '../../../shared/contract/train.js';
 import { CurioError } from '../../common/errors.js';
 import { createServices } from '../../services.js';
 import type { RunOutcome } from '../../train/runs/runner.js';
@@ -12,7 +12,7 @@ export const trainCommand: Command = {
   usage:
     'curio train --dataset NAME --method simclr|mocov2|mocov3|byol|dino --backbone small|resnet18|resnet50|vit-tiny|vit-small ' +
     '[--epochs N | --minutes M] [--batch B] [--image-size PX] [--pipeline FILE|PRESET] [--backend X] [--lr BASE_LR_PER_256] [--seed S] ' +
-    '[--checkpoint-minutes M] [--db FILE] [--json]\n       curio train --resume ID [--db FILE] [--json]',
+    '[--local-crops N (dino)] [--checkpoint-minutes M] [--db FILE] [--json]\n       curio train --resume ID [--db FILE] [--json]',
   summary: 'Pretrain an encoder with a self-supervised method (in a worker thread), or resume a run',
   async run(argv) {
     const { values } = parse(argv, {
@@ -31,6 +31,7 @@ export const trainCommand: Command = {
       'monitor-size': { type: 'string' },
       'patch-size': { type: 'string' },
       'queue-size': { type: 'string' },
+      'local-crops': { type: 'string' },
       resume: { type: 'string' },
     });
     const out = new Output(values.json);
@@ -88,7 +89,8 @@ export const trainCommand: Command = {
   },
 };
 
-function configFromFlags(values: Record<string, string | boolean | undefined>): RunConfigInput {
+/** The run config the flags describe; every bad flag is a one-line UsageError naming it. */
+export function configFromFlags(values: Record<string, string | boolean | undefined>): RunConfigInput {
   const str = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
   const dataset = str('dataset');
   if (!dataset) throw new UsageError('missing --dataset (or --resume ID)');
@@ -113,6 +115,7 @@ function configFromFlags(values: Record<string, string | boolean | undefined>): 
   if (str('monitor-size') !== undefined) config.monitorSize = intFlag(str('monitor-size'), 'monitor-size', undefined, 0);
   if (str('patch-size') !== undefined) config.patchSize = intFlag(str('patch-size'), 'patch-size', undefined, 2);
   if (str('queue-size') !== undefined) config.queueSize = intFlag(str('queue-size'), 'queue-size', undefined, 16);
+  if (str('local-crops') !== undefined) config.localCrops = localCropsFlag(str('local-crops')!, method.data);
   const pipeline = str('pipeline');
   if (pipeline !== undefined) {
     if (fs.existsSync(pipeline)) {
@@ -126,6 +129,18 @@ function configFromFlags(values: Record<string, string | boolean | undefined>): 
     }
   }
   return config;
+}
+
+/** DINO's local-crop count (0 keeps only the 2 global crops); the other methods train on exactly 2 views. */
+function localCropsFlag(text: string, method: Method): number {
+  if (method !== 'dino') {
+    throw new UsageError(`--local-crops is only for --method dino (its multi-crop); ${method} trains on exactly 2 views`);
+  }
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isInteger(n) || n < 0 || n > MAX_LOCAL_CROPS) {
+    throw new UsageError(`--local-crops must be an integer from 0 to ${MAX_LOCAL_CROPS}, got "${text}"`);
+  }
+  return n;
 }
 
 /** Step and epoch lines on stderr, at most one step line every two seconds. */

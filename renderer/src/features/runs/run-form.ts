@@ -64,6 +64,8 @@ export interface RunFormFields {
   /** blank: the method's default */
   lr: string;
   seed: string;
+  /** DINO only: local crops beside its 2 global crops; blank: the pipeline's own count (the DINO preset has 8) */
+  localCrops: string;
 }
 
 export type RunFormField = keyof RunFormFields;
@@ -84,6 +86,7 @@ export function defaultFields(dataset = ''): RunFormFields {
     backend: 'auto',
     lr: '',
     seed: '0',
+    localCrops: '',
   };
 }
 
@@ -92,7 +95,7 @@ export function withMethod(fields: RunFormFields, method: Method): RunFormFields
   return { ...fields, method, backbone: METHOD_PRESETS[method].backbone };
 }
 
-const NUMBER_FIELDS = ['epochs', 'minutes', 'batchSize', 'imageSize', 'lr', 'seed'] as const;
+const NUMBER_FIELDS = ['epochs', 'minutes', 'batchSize', 'imageSize', 'lr', 'seed', 'localCrops'] as const;
 type NumberField = (typeof NUMBER_FIELDS)[number];
 
 const FIELD_OF_CONFIG_KEY: Record<string, RunFormField> = {
@@ -107,12 +110,18 @@ const FIELD_OF_CONFIG_KEY: Record<string, RunFormField> = {
   backend: 'backend',
   lr: 'lr',
   seed: 'seed',
+  localCrops: 'localCrops',
 };
+
+/** Whether the method takes local crops (the form shows the field for it alone). */
+export function takesLocalCrops(method: Method): boolean {
+  return method === 'dino';
+}
 
 /**
  * The config the fields describe, or the errors that keep it from being one. Blank optional fields are left out
  * so main fills them in (image size from the data, LR from the method, pipeline from the method's preset);
- * only the active one of epochs and minutes is sent.
+ * only the active one of epochs and minutes is sent, and local crops only for DINO (the field is hidden otherwise).
  */
 export function buildRunConfig(fields: RunFormFields): { config: RunConfigInput | null; errors: RunFormErrors } {
   const errors: RunFormErrors = {};
@@ -120,6 +129,7 @@ export function buildRunConfig(fields: RunFormFields): { config: RunConfigInput 
   for (const key of NUMBER_FIELDS) {
     if (key === 'epochs' && fields.length !== 'epochs') continue;
     if (key === 'minutes' && fields.length !== 'minutes') continue;
+    if (key === 'localCrops' && !takesLocalCrops(fields.method)) continue;
     const text = fields[key].trim();
     if (text === '') continue;
     const value = Number(text);

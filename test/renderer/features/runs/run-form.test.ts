@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RunConfig } from '../../../../shared/contract/train.js';
-import { buildRunConfig, defaultFields, METHOD_PRESETS, withMethod } from '../../../../renderer/src/features/runs/run-form.js';
+import { buildRunConfig, defaultFields, METHOD_PRESETS, METHODS, takesLocalCrops, withMethod } from '../../../../renderer/src/features/runs/run-form.js';
 
 describe('new-run form → RunConfig', () => {
   it('sends only what the user set; blanks are left to main', () => {
@@ -42,5 +42,35 @@ describe('new-run form → RunConfig', () => {
     expect(withMethod(defaultFields('x'), 'dino').backbone).toBe(METHOD_PRESETS.dino.backbone);
     expect(withMethod(defaultFields('x'), 'mocov3').backbone).toMatch(/^vit-/);
     expect(withMethod({ ...defaultFields('x'), backbone: 'resnet50' }, 'byol').backbone).toBe('small');
+  });
+});
+
+describe('new-run form: DINO local crops', () => {
+  const dinoFields = () => withMethod(defaultFields('pets'), 'dino');
+
+  it('only DINO takes the field', () => {
+    expect(METHODS.filter(takesLocalCrops)).toEqual(['dino']);
+  });
+
+  it('sends the count for DINO, and nothing when blank (the pipeline keeps its own)', () => {
+    const { config, errors } = buildRunConfig({ ...dinoFields(), localCrops: '4' });
+    expect(errors).toEqual({});
+    expect(config).toMatchObject({ method: 'dino', localCrops: 4 });
+    expect(RunConfig.safeParse(config).success).toBe(true);
+    expect(buildRunConfig(dinoFields()).config).not.toHaveProperty('localCrops');
+  });
+
+  it('names the field with the schema’s limits', () => {
+    expect(buildRunConfig({ ...dinoFields(), localCrops: '13' }).errors.localCrops).toBe('must be at most 12');
+    expect(buildRunConfig({ ...dinoFields(), localCrops: '-1' }).errors.localCrops).toBe('must be at least 0');
+    expect(buildRunConfig({ ...dinoFields(), localCrops: '1.5' }).errors.localCrops).toBe('must be a whole number');
+    expect(buildRunConfig({ ...dinoFields(), localCrops: 'lots' }).errors.localCrops).toContain('not a number');
+  });
+
+  it('a hidden field left over from DINO is not sent with another method', () => {
+    const fields = withMethod({ ...dinoFields(), localCrops: '99' }, 'simclr');
+    const { config, errors } = buildRunConfig(fields);
+    expect(errors).toEqual({});
+    expect(config).not.toHaveProperty('localCrops');
   });
 });
