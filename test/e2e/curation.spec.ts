@@ -6,6 +6,12 @@ import { promisify } from 'node:util';
 import { expect, test } from '@playwright/test';
 import sharp from 'sharp';
 import { chromiumPath, root, screenshotDir, startCurio, type CurioServer } from './curio-server.js';
+import { Catalog } from '../../main/catalog/catalog.js';
+import { createBackbone } from '../../main/train/models/index.js';
+import { writeCheckpoint } from '../../main/train/runs/checkpoint.js';
+import type { CheckpointMeta } from '../../main/train/runs/protocol.js';
+import { RunStore } from '../../main/train/runs/run-store.js';
+import type { RunConfig } from '../../shared/contract/train.js';
 
 test.skip(!fs.existsSync(chromiumPath), `no Chromium at ${chromiumPath}: install Debian's chromium package or set CURIO_CHROMIUM`);
 
@@ -46,9 +52,35 @@ async function makeFolder(dir: string): Promise<void> {
   await sharp(path.join(dir, 'img-2.png')).resize(96, 96).jpeg({ quality: 70 }).toFile(path.join(dir, 'copy-2-large.jpg'));
 }
 
+/**
+ * A finished vit-tiny run whose checkpoint holds a random-init backbone: what the encoder select lists, without the
+ * minutes a ViT needs to train on 2 cores. Curation embeds it on ONNX Runtime (main/onnx/vit.ts).
+ */
+async function randomInitVitRun(db: string, dir: string, dataset: string): Promise<number> {
+  const catalog = Catalog.open(db);
+  try {
+    const store = new RunStore(catalog);
+    const config = { dataset, method: 'dino', backbone: 'vit-tiny', imageSize: 16, patchSize: 4, batchSize: 8, seed: 0, backend: 'auto', checkpointMinutes: 5, monitorSize: 0, pipeline: {} };
+    const runId = store.create('dino-vit-tiny (random init)', catalog.datasetIdByName(dataset), config as unknown as RunConfig);
+    const model = createBackbone('vit-tiny', { imageSize: 16, seed: 5, patchSize: 4 });
+    const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
+    for (const [name, t] of Object.entries(await model.getState())) tensors[`modules/backbone.${name}`] = t;
+    model.dispose();
+    const meta: CheckpointMeta = { runId, step: 1, epoch: 1, batchInEpoch: 0, totalSteps: 1, config: config as unknown as CheckpointMeta['config'], optimizer: {}, savedAt: new Date().toISOString() };
+    const file = path.join(dir, 'vit-run', 'checkpoint.ckpt');
+    writeCheckpoint(file, { meta, tensors });
+    store.setCheckpoint(runId, file);
+    store.setStatus(runId, 'done');
+    return runId;
+  } finally {
+    catalog.close();
+  }
+}
+
 test.describe('Curation page against curio serve', () => {
   let tmp: string;
   let server: CurioServer;
+  let vitRun: number;
 
   test.beforeAll(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'curio-e2e-curation-'));
@@ -58,6 +90,7 @@ test.describe('Curation page against curio serve', () => {
       cwd: root,
       env: { ...process.env, CURIO_FROM_SOURCE: '' },
     });
+    vitRun = await randomInitVitRun(db, tmp, 'pics');
     server = await startCurio(db);
   });
 
@@ -127,6 +160,24 @@ test.describe('Curation page against curio serve', () => {
     fs.mkdirSync(screenshotDir, { recursive: true });
     await page.mouse.move(dot!.x + dot!.width / 2, dot!.y + dot!.height / 2);
     await page.screenshot({ path: path.join(screenshotDir, 'curation.png') });
+    expect(pageErrors).toEqual([]);
+  });
+
+  test('the encoder select runs dedup with a run\'s encoder (a ViT, on ONNX Runtime) and the summary names it', async ({ page }) => {
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(server.url);
+    await expect(page.getByTestId('connection-status')).toHaveText(/connected/);
+    await page.getByTestId('nav-curation').click();
+    await page.getByTestId('dedup-dataset').selectOption('pics');
+    const select = page.getByTestId('dedup-encoder');
+    await expect(select.locator('option')).toHaveText(['Built-in descriptor', new RegExp(`^Run ${vitRun}: dino-vit-tiny \\(random init\\) \\(vit-tiny, step \\d+\\)$`)]);
+    await select.selectOption(String(vitRun));
+    await page.getByTestId('dedup-run').click();
+    const summary = page.getByTestId('dedup-summary');
+    await expect(summary).toContainText(`run ${vitRun} (vit-tiny, step 1) on onnxruntime`, { timeout: 60_000 });
+    await expect(summary).toContainText('of 14 images');
+    await expect(summary).not.toContainText('not embedded');
     expect(pageErrors).toEqual([]);
   });
 });
