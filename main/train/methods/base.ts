@@ -87,6 +87,12 @@ export interface StepMetrics {
   [metric: string]: number;
 }
 
+/** A step's metrics other than its loss (known without reading the device). */
+export interface StepRates {
+  lr: number;
+  [metric: string]: number;
+}
+
 /** Per-view outputs by name, e.g. { z: [z1, z2] }. */
 export type ViewOutputs = Record<string, tf.Tensor[]>;
 
@@ -206,38 +212,62 @@ export abstract class Method {
    * views alive until the returned promise settles.
    */
   async trainStep(views: tf.Tensor4D[], step: number): Promise<StepMetrics> {
+    const { loss, metrics } = await this.optimise(views, step, true);
+    return { ...metrics, loss: loss as number };
+  }
+
+  /**
+   * The same step without waiting for the device: the loss comes back as a scalar tensor that the caller owns
+   * (reads, in one batch with other steps' losses, and disposes), so a GPU never idles on a per-step readback.
+   * The price: a non-finite loss is only seen at that read, after the weights took the step; the session reads
+   * before every checkpoint, so no checkpoint ever holds such weights.
+   */
+  async trainStepDeferred(views: tf.Tensor4D[], step: number): Promise<{ loss: tf.Scalar; metrics: StepRates }> {
+    const { loss, metrics } = await this.optimise(views, step, false);
+    return { loss: loss as tf.Scalar, metrics };
+  }
+
+  private async optimise(views: tf.Tensor4D[], step: number, readLoss: boolean): Promise<{ loss: number | tf.Scalar; metrics: StepRates }> {
     const optimizer = this.optimizer;
     if (!optimizer) throw new Error(`${this.name}: call init() before training (createMethod does)`);
     this.checkViews(views);
     const lr = this.lrAt(step);
     const target = tf.tidy(() => this.momentumForward(views, step));
+    let kept: tf.Scalar | null = null;
     try {
       const { value, grads } = tf.variableGrads(() => this.loss(this.forward(views, step), target, step), this.trainable);
-      let loss: number;
-      try {
-        loss = (await value.data())[0]!;
-      } catch (err) {
-        tf.dispose(grads);
-        throw err;
-      } finally {
-        value.dispose();
-      }
-      if (!Number.isFinite(loss)) {
-        tf.dispose(grads);
-        throw new Error(`${this.name}: loss is ${loss} at step ${step}; weights left unchanged`);
+      let loss: number | tf.Scalar;
+      if (readLoss) {
+        try {
+          loss = (await value.data())[0]!;
+        } catch (err) {
+          tf.dispose(grads);
+          throw err;
+        } finally {
+          value.dispose();
+        }
+        if (!Number.isFinite(loss)) {
+          tf.dispose(grads);
+          throw new Error(`${this.name}: loss is ${loss} at step ${step}; weights left unchanged`);
+        }
+      } else {
+        loss = kept = value;
       }
       const { used, created } = this.adjustGradients(grads, step);
       optimizer.step(used, lr);
       tf.dispose(grads);
       tf.dispose(created);
-      const metrics: StepMetrics = { loss, lr };
+      const metrics: StepRates = { lr };
       if (this.momentumPairs().length > 0) {
         const m = this.momentumAt(step);
         for (const [online, t] of this.momentumPairs()) updateMomentum(this.member(online), this.member(t), m);
         metrics['momentum'] = m;
       }
-      return { ...metrics, ...this.afterStep(target, step) };
+      const out = { loss, metrics: { ...metrics, ...this.afterStep(target, step) } };
+      kept = null;
+      return out;
     } finally {
+      kept?.dispose();
       tf.dispose(target as unknown as tf.TensorContainer);
     }
   }

@@ -7,12 +7,13 @@ import { parsePipelineSpec } from '../../../shared/contract/augment.js';
 import { mulberry32, shuffleInPlace } from '../../common/random.js';
 import { createMethod } from '../methods/index.js';
 import { createBackbone } from '../models/index.js';
-import type { Method, MethodOptions, MethodState } from '../methods/base.js';
+import type { Method, MethodOptions, MethodState, StepRates } from '../methods/base.js';
 import { BatchQueue, type BatchJob, type PreparedBatch } from './batch-queue.js';
 import { readCheckpoint, writeCheckpoint, type TensorData } from './checkpoint.js';
 import { ImageCache } from './image-cache.js';
 import { CHECKPOINT_FILE, type CheckpointMeta, type RunSummary, type SessionInput, type WorkerMessage } from './protocol.js';
 import { methodDefaults } from './defaults.js';
+import { defaultReadbackEvery, readbackEveryFromEnv, StepMetricWindow } from './step-metrics.js';
 
 /** How the loop is steered from outside (the worker's message port, or a test). */
 export interface SessionControl {
@@ -26,6 +27,8 @@ export interface SessionControl {
 export interface SessionOptions {
   methodOptions?: Partial<MethodOptions>;
   prefetchDepth?: number;
+  /** read the step losses every this many steps (default: CURIO_METRICS_EVERY, else by backend) */
+  readbackEvery?: number;
 }
 
 /** Batches prepared ahead of the step that trains: one in the worker, one waiting. */
@@ -145,7 +148,9 @@ export async function runSession(
   }
 
   const checkpointFile = path.join(input.runDir, CHECKPOINT_FILE);
+  // the step counter and the losses a checkpoint stands for are all read and reported before it is written
   const saveCheckpoint = async () => {
+    await stepMetrics.flush();
     tick();
     const state = await method.getState();
     const tensors: Record<string, TensorData> = {};
@@ -178,7 +183,6 @@ export async function runSession(
   let stepsThisSession = 0;
   const checkpointEvery = config.checkpointMinutes * 60_000;
   let lastCheckpoint = performance.now();
-  let lastLoss: number | null = null;
   let lastKnn: number | null = null;
   let lastStd: number | null = null;
   let imagesSeen = 0;
@@ -190,6 +194,11 @@ export async function runSession(
     throw err;
   });
   log(`batches prepared ${augmentOn ? `and augmented (${augmentOn}) ` : ''}in a worker thread, ${options.prefetchDepth ?? PREFETCH_DEPTH} ahead`);
+  // Per-step losses stay on the device and are read in one batch every readEvery steps (1: every step, read before
+  // the weights are updated, the CPU backends' default where a read costs nothing)
+  const readEvery = options.readbackEvery ?? readbackEveryFromEnv() ?? defaultReadbackEvery(backend.backend);
+  const stepMetrics = new StepMetricWindow(readEvery, input.runId, (metrics) => post({ type: 'metrics', metrics }));
+  if (readEvery > 1) log(`step losses are read from the device every ${readEvery} steps, in one batch`);
 
   try {
     outer: while (step < totalSteps) {
@@ -197,8 +206,8 @@ export async function runSession(
       // next one
       while (batchInEpoch < stepsPerEpoch) {
         tick();
-        // a step's device work is synchronous (only its loss readback awaits, and on cpu/wasm that resolves at
-        // once): yield once per step so control messages (pause, stop) and I/O get through
+        // a step's device work is queued synchronously (only a loss readback awaits, and on cpu/wasm that resolves
+        // at once): yield once per step so control messages (pause, stop) and I/O get through
         await new Promise<void>((resolve) => setImmediate(resolve));
         if (control.pauseRequested) {
           await saveCheckpoint();
@@ -222,9 +231,16 @@ export async function runSession(
         const n = batch.indices.length;
         const views = viewTensors(batch, config.imageSize, pipeline);
         const t1 = performance.now();
-        let metrics: Awaited<ReturnType<Method['trainStep']>>;
+        let loss: number | tf.Scalar;
+        let rates: StepRates;
         try {
-          metrics = await method.trainStep(views, scheduleStep(step, activeMs));
+          if (readEvery === 1) {
+            const { loss: value, ...rest } = await method.trainStep(views, scheduleStep(step, activeMs));
+            loss = value;
+            rates = rest as StepRates;
+          } else {
+            ({ loss, metrics: rates } = await method.trainStepDeferred(views, scheduleStep(step, activeMs)));
+          }
         } finally {
           tf.dispose(views);
         }
@@ -234,38 +250,34 @@ export async function runSession(
         stepsThisSession++;
         imagesSeen += n;
         trainTime += t2 - t0;
-        lastLoss = metrics.loss;
-        const mem = tf.memory();
-        post({
-          type: 'metrics',
-          metrics: {
-            runId: input.runId,
-            kind: 'step',
-            step,
-            epoch,
-            loss: metrics.loss,
-            lr: metrics.lr,
-            imagesPerSecond: n / ((t2 - t0) / 1000),
-            memoryBytes: mem.numBytes,
-            numTensors: mem.numTensors,
-            dataWait: (t1 - t0) / Math.max(1e-9, t2 - t0),
-            time: new Date().toISOString(),
-          },
+        stepMetrics.add({
+          step,
+          epoch,
+          loss,
+          lr: rates.lr,
+          images: n,
+          dataWaitMs: t1 - t0,
+          stepMs: t2 - t0,
+          ...liveMemory(stepMetrics.heldTensors),
+          time: new Date().toISOString(),
         });
+        if (stepMetrics.full) await stepMetrics.flush();
         if (performance.now() - lastCheckpoint > checkpointEvery) {
           await saveCheckpoint();
           lastCheckpoint = performance.now();
         }
       }
-      // an epoch ended: monitor it
+      // an epoch ended: monitor it, after its steps' losses
+      await stepMetrics.flush();
       epoch++;
       batchInEpoch = 0;
       const monitor = await monitorEpoch(method, monitorCache, monitorLabels);
       lastKnn = monitor.knnTop1;
       lastStd = monitor.embeddingStd;
       post({ type: 'metrics', metrics: { runId: input.runId, kind: 'epoch', step, epoch, ...monitor, time: new Date().toISOString() } });
-      log(`epoch ${epoch}: loss ${lastLoss?.toFixed(4)}, kNN ${monitor.knnTop1 === null ? 'n/a' : (100 * monitor.knnTop1).toFixed(1) + '%'}, embedding std ${monitor.embeddingStd.toFixed(4)}`);
+      log(`epoch ${epoch}: loss ${stepMetrics.lastLoss?.toFixed(4)}, kNN ${monitor.knnTop1 === null ? 'n/a' : (100 * monitor.knnTop1).toFixed(1) + '%'}, embedding std ${monitor.embeddingStd.toFixed(4)}`);
     }
+    await stepMetrics.flush();
     if (!stopped && batchInEpoch > 0) {
       // a time budget ended mid-epoch: one last monitor point, so the final numbers describe the final weights
       const monitor = await monitorEpoch(method, monitorCache, monitorLabels);
@@ -275,20 +287,27 @@ export async function runSession(
     }
     await saveCheckpoint();
   } finally {
+    stepMetrics.dispose();
     await queue.close();
     method.dispose();
   }
   return {
     steps: step,
     epochs: epoch,
-    loss: lastLoss,
+    loss: stepMetrics.lastLoss,
     knnTop1: lastKnn,
     embeddingStd: lastStd,
-    imagesPerSecond: trainTime > 0 ? imagesSeen / (trainTime / 1000) : 0,
+    imagesPerSecond: trainTime + stepMetrics.readMs > 0 ? imagesSeen / ((trainTime + stepMetrics.readMs) / 1000) : 0,
     seconds: (performance.now() - started) / 1000,
     backend: backend.backend,
     checkpoint: checkpointFile,
   };
+}
+
+/** The engine's live tensors, less the unread step losses the metric window holds (4 bytes each). */
+function liveMemory(held: number): { memoryBytes: number; numTensors: number } {
+  const mem = tf.memory();
+  return { memoryBytes: mem.numBytes - 4 * held, numTensors: mem.numTensors - held };
 }
 
 /** A prepared batch as the step's view tensors: as they came (augmented in the worker), or augmented here on the device. */
