@@ -138,7 +138,7 @@ export const UMAP_MIN_POINTS = 5;
  * The map's 2-D coordinates: UMAP (neighbourhoods kept, so clusters stay apart), or PCA where there are too few points
  * or UMAP fails (say the approximate index does not load). `explained` is PCA's share of variance in both cases.
  */
-async function projectMap(
+export async function projectMap(
   sampled: Float32Array,
   dim: number,
   graph: KnnGraph | undefined,

@@ -7,7 +7,9 @@ import { Catalog } from '../../../main/catalog/catalog.js';
 import { EventBus } from '../../../main/common/event-bus.js';
 import { JobManager } from '../../../main/common/jobs.js';
 import { embedImages } from '../../../main/curate/embeddings.js';
-import { applyReview, kmeans, pca2, removalCurve, runReview, thresholdAt } from '../../../main/curate/review.js';
+import { applyReview, kmeans, pca2, projectMap, removalCurve, runReview, thresholdAt, UMAP_MIN_POINTS } from '../../../main/curate/review.js';
+import type { JobContext } from '../../../main/common/jobs.js';
+import { CancelledError } from '../../../main/common/errors.js';
 import { ReviewInput } from '../../../shared/contract/curate-review.js';
 
 /** Naive reference: for one threshold, components of the graph of edges ≥ t, counted by flood fill. */
@@ -52,6 +54,32 @@ describe('review', () => {
     expect(a[0]).toBe(a[2]);
     expect(a[3]).toBe(a[5]);
     expect(a[0]).not.toBe(a[3]);
+  });
+
+  it('the map is UMAP from UMAP_MIN_POINTS points on, PCA below, and a cancelled job stops the layout', async () => {
+    const phases: string[] = [];
+    const controller = new AbortController();
+    const ctx: JobContext = {
+      jobId: 'test',
+      signal: controller.signal,
+      throwIfCancelled: () => {
+        if (controller.signal.aborted) throw new CancelledError();
+      },
+      setPhase: (phase) => phases.push(phase),
+      setTotal: () => {},
+      progress: (done) => {
+        if (phases.at(-1) === 'map' && done === 5) controller.abort();
+      },
+    };
+    const rows = (n: number) => new Float32Array(n * 3).map((_, i) => Math.sin(i * 1.7) + (i % 3 === Math.floor(i / 30) % 3 ? 2 : 0));
+    const few = await projectMap(rows(UMAP_MIN_POINTS - 1), 3, undefined, ctx);
+    expect(few.projection).toBe('pca');
+    expect(few.coords).toHaveLength(2 * (UMAP_MIN_POINTS - 1));
+    await expect(projectMap(rows(60), 3, undefined, ctx)).rejects.toBeInstanceOf(CancelledError);
+    expect(phases).toEqual(['map neighbours', 'map']);
+    const ok = await projectMap(rows(60), 3, undefined, { ...ctx, signal: new AbortController().signal, progress: () => {} });
+    expect(ok.projection).toBe('umap');
+    expect(ok.coords.every(Number.isFinite)).toBe(true);
   });
 
   it('applyReview removes only the accepted images, in a new curated version, and refuses strangers', () => {
