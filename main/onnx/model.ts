@@ -61,6 +61,8 @@ const ATTR_INT = 2;
 const ATTR_STRING = 3;
 const ATTR_INTS = 7;
 
+const LITTLE_ENDIAN = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
+
 function writeTensor(w: ProtoWriter, t: OnnxTensor): void {
   const size = t.dims.reduce((a, b) => a * b, 1);
   if (t.data.length !== size) throw new Error(`initializer ${t.name}: ${t.data.length} values for dims [${t.dims.join(', ')}]`);
@@ -68,9 +70,13 @@ function writeTensor(w: ProtoWriter, t: OnnxTensor): void {
   w.varint(2, DataType.FLOAT); // data_type
   w.string(8, t.name); // name
   // raw_data is little-endian; copy so a view into a larger buffer writes only its own bytes
-  const raw = new Uint8Array(size * 4);
-  const view = new DataView(raw.buffer);
-  for (let i = 0; i < size; i++) view.setFloat32(i * 4, t.data[i]!, true);
+  let raw: Uint8Array;
+  if (LITTLE_ENDIAN) raw = new Uint8Array(Float32Array.from(t.data).buffer);
+  else {
+    raw = new Uint8Array(size * 4);
+    const view = new DataView(raw.buffer);
+    for (let i = 0; i < size; i++) view.setFloat32(i * 4, t.data[i]!, true);
+  }
   w.bytes(9, raw); // raw_data
 }
 
