@@ -4,6 +4,7 @@ import { isMainThread } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { loadNativeKernels, NATIVE_TF_BACKEND, registerNativeBackend } from './native.js';
 import { registerWasmConv2DBackpropFilter } from './wasm-conv-grad.js';
+import { guardWasmHeap } from './wasm-heap.js';
 import { curioWebgpuKernelSelection, curioWebgpuKernelsRequested, registerCurioWebgpuKernels } from './webgpu/index.js';
 
 /**
@@ -158,7 +159,9 @@ async function activateWasm(): Promise<Prepared> {
     wasmPathsSet = true;
   }
   registerWasmConv2DBackpropFilter();
-  return setOrThrow('wasm', { device: 'WebAssembly SIMD (XNNPACK)' });
+  const prepared = await setOrThrow('wasm', { device: 'WebAssembly SIMD (XNNPACK)' });
+  guardWasmHeap();
+  return prepared;
 }
 
 async function activateTensorflow(): Promise<Prepared> {
