@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { batchNormTrain } from '../../compute/native.js';
+import { batchNormReluTrain, biasRelu } from '../../compute/webgpu/fused.js';
 import { Module, type ForwardOptions } from './module.js';
 import { filledArray, normalArray, truncNormalArray, uniformArray, type Rng } from './init.js';
 
@@ -52,6 +53,17 @@ export class Conv2d extends Module {
     const y = tf.conv2d(x as tf.Tensor4D, this.weight as tf.Tensor4D, this.stride, this.padding);
     return this.bias ? tf.add(y, this.bias) : y;
   }
+
+  /** relu(forward(x)); on webgpu the bias and the ReLU are one fused shader. */
+  forwardRelu(x: tf.Tensor): tf.Tensor4D {
+    if (this.bias) {
+      const y = tf.conv2d(x as tf.Tensor4D, this.weight as tf.Tensor4D, this.stride, this.padding);
+      const fused = biasRelu(y, this.bias);
+      if (fused) return fused as tf.Tensor4D;
+      return tf.relu(tf.add(y, this.bias)) as tf.Tensor4D;
+    }
+    return tf.relu(this.forward(x));
+  }
 }
 
 /**
@@ -94,6 +106,15 @@ export class Linear extends Module {
     let y: tf.Tensor = tf.matMul(flat as tf.Tensor2D, this.weight as tf.Tensor2D);
     if (this.bias) y = tf.add(y, this.bias);
     return x.rank === 2 ? y : tf.reshape(y, [...x.shape.slice(0, -1), this.outFeatures]);
+  }
+
+  /** relu(forward(x)); on webgpu the bias and the ReLU are one fused shader. */
+  forwardRelu(x: tf.Tensor): tf.Tensor {
+    if (this.bias && x.rank === 2 && x.shape[1] === this.inFeatures) {
+      const fused = biasRelu(tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D), this.bias);
+      if (fused) return fused;
+    }
+    return tf.relu(this.forward(x));
   }
 }
 
@@ -154,6 +175,23 @@ export class BatchNorm extends Module {
     if (this.weight) y = tf.mul(y, this.weight);
     if (this.bias) y = tf.add(y, this.bias);
     return y;
+  }
+
+  /**
+   * relu(forward(x)). In training on webgpu, batch norm and the ReLU are one fused kernel forward and one backward
+   * (compute/webgpu/fused.ts); elsewhere the composed ops (or the native fused batch norm) and tf.relu.
+   */
+  forwardRelu(x: tf.Tensor, options: ForwardOptions): tf.Tensor {
+    if (options.training && this.weight && this.bias && x.shape[x.rank - 1] === this.numFeatures && (x.rank === 2 || x.rank === 4)) {
+      const fused = batchNormReluTrain(x, this.weight, this.bias, this.eps);
+      if (fused) {
+        const [y, mean, variance] = fused;
+        if (options.updateStats ?? true) this.updateRunningStats(mean, variance, x.size / this.numFeatures);
+        tf.dispose([mean, variance]);
+        return y;
+      }
+    }
+    return tf.relu(this.forward(x, options));
   }
 
   private updateRunningStats(mean: tf.Tensor, variance: tf.Tensor, count: number): void {
