@@ -1,33 +1,76 @@
-// Embedding throughput for CIFAR-sized images: a Curio encoder forward in tfjs (wasm backend, inference mode) vs
-// the same encoder exported to ONNX and run by onnxruntime-node (CPU provider). Inference only: the images are
-// seeded random floats already in NHWC, so decoding is not timed (it is the same for both).
-// Options: --backbones small,resnet18 --size 32 --batch 256 --threads 2 --seconds 8
+// Embedding throughput on CIFAR-10 JPEGs, in three parts measured in one run, each as wall img/s and CPU ms per
+// image of this process (all threads: process.cpuUsage), with the 1-minute load average before and after:
+//   decode     JPEG files → Float32 NHWC at 32 px: the full sharp pipeline per image (the path before the as-is
+//              join) against decodeForEncoder, on CIFAR JPEGs and on CIFAR images upscaled to 1024 px; the two
+//              must give the same bytes (checked here, not only in the test);
+//   inference  pre-decoded CIFAR batches through the encoder: ORT (createOnnxEmbedderFromBytes) vs tfjs;
+//   end-to-end embedImages of main/curate/embeddings.ts (what a curation job runs: decode, encoder, L2-normalised
+//              rows, float16 rows), with the encoder resolved from a .onnx file (ORT) or a Curio encoder folder
+//              forced to tfjs, as `curio dedup --encoder` resolves them.
+// The goal (issue 5): ≥ 1,000 img/s for the small CNN on 2 cores.
+// Options: --images 1000 --large 48 --backbones small,resnet18 --batch 128 --threads 2 --seconds 6
+//          --tfjs-images 128 (end-to-end tfjs is slow: it embeds fewer images) --parts decode,inference,e2e
+//          --runtimes onnxruntime,tfjs --e2e-batch N (overrides the encoder's batchSize, to measure others)
 import * as tf from '@tensorflow/tfjs';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import { Catalog } from '../../main/catalog/catalog.js';
+import type { DatasetImage } from '../../main/catalog/catalog.js';
+import type { JobContext } from '../../main/common/jobs.js';
 import { initBackend } from '../../main/compute/backend.js';
+import { embedImages } from '../../main/curate/embeddings.js';
+import { resolveEncoder } from '../../main/curate/encoders.js';
+import { decodeForEncoder } from '../../main/evaluate/extract.js';
 import { encoderToOnnx } from '../../main/onnx/encoder.js';
 import { createOnnxEmbedderFromBytes } from '../../main/onnx/runtime.js';
 import { createBackbone } from '../../main/train/models/index.js';
-import { Rng } from '../../main/train/nn/index.js';
-import { atLeast, report, type Figure } from '../lib.js';
+import { ENCODER_FORMAT, type EncoderManifest } from '../../main/train/runs/export.js';
+import { atLeast, cifarArchive, extractCifar, report, tempDir, type Figure } from '../lib.js';
 
 const argText = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : fallback;
 };
 const backbones = argText('backbones', 'small,resnet18').split(',');
-const size = Number(argText('size', '32'));
-const batch = Number(argText('batch', '256'));
+const nImages = Number(argText('images', '1000'));
+const nLarge = Number(argText('large', '48'));
+const batch = Number(argText('batch', '128'));
 const threads = Number(argText('threads', String(Math.min(2, os.availableParallelism()))));
-const seconds = Number(argText('seconds', '8'));
+const seconds = Number(argText('seconds', '6'));
+const tfjsImages = Number(argText('tfjs-images', '128'));
+const parts = new Set(argText('parts', 'decode,inference,e2e').split(','));
+const runtimes = argText('runtimes', 'onnxruntime,tfjs').split(',') as ('onnxruntime' | 'tfjs')[];
+/** images per embed() call in the end-to-end part; default: the encoder's own batchSize */
+const e2eBatch = argText('e2e-batch', '');
+const SIZE = 32;
 
-/** Runs `step` (one batch) after one warm-up call until `seconds` have passed; images per second. */
-/**
- * Also images per CPU-second of this process (all threads): on a machine other people load, the wall-clock
- * rate says what we got, the CPU rate what the work costs.
- */
-async function throughput(step: () => Promise<void>): Promise<{ imgPerS: number; imgPerCpuS: number; batches: number }> {
+const load = () => Number(os.loadavg()[0]!.toFixed(1));
+
+interface Rate {
+  imgPerS: number;
+  cpuMsPerImg: number;
+  images: number;
+  load: string;
+}
+
+/** Times `work`, which handles `images` images; img/s and CPU ms per image of the whole process. */
+async function timed(images: number, work: () => Promise<void>): Promise<Rate> {
+  const l0 = load();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  await work();
+  const cpu = process.cpuUsage(c0);
+  const wall = (performance.now() - t0) / 1000;
+  return { imgPerS: images / wall, cpuMsPerImg: (cpu.user + cpu.system) / 1000 / images, images, load: `${l0} → ${load()}` };
+}
+
+/** Repeats `step` (one batch of `n`) after one warm-up call for `seconds` (at least two batches). */
+async function repeated(n: number, step: () => Promise<void>): Promise<Rate> {
   await step();
+  const l0 = load();
   let batches = 0;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
@@ -36,37 +79,161 @@ async function throughput(step: () => Promise<void>): Promise<{ imgPerS: number;
     batches++;
   }
   const cpu = process.cpuUsage(c0);
-  const images = batches * batch;
-  return { imgPerS: images / ((performance.now() - t0) / 1000), imgPerCpuS: images / ((cpu.user + cpu.system) / 1e6), batches };
+  const images = batches * n;
+  return { imgPerS: images / ((performance.now() - t0) / 1000), cpuMsPerImg: (cpu.user + cpu.system) / 1000 / images, images, load: `${l0} → ${load()}` };
 }
 
-const backend = await initBackend({ prefer: 'wasm', skipTrainCheck: true });
-const rng = new Rng(1);
-const images = Float32Array.from({ length: batch * size * size * 3 }, () => rng.normal());
-const figures: Figure[] = [];
-const loadBefore = os.loadavg()[0]!;
-for (const name of backbones) {
-  const model = createBackbone(name, { imageSize: size, seed: 3 });
-  const ort = await createOnnxEmbedderFromBytes(encoderToOnnx({ backbone: name, imageSize: size, tensors: await model.getState() }), { threads });
-  const o = await throughput(async () => {
-    await ort.embed(images, batch);
-  });
-  await ort.close();
-  const input = tf.tensor4d(images, [batch, size, size, 3]);
-  const t = await throughput(async () => {
-    const y = model.forward(input, { training: false });
-    await y.data();
-    y.dispose();
-  });
-  input.dispose();
-  model.dispose();
-  const label = `${name} ${size} px, batch ${batch}`;
-  figures.push(
-    { bench: 'onnx', figure: `${label}, ORT ${threads} threads, img/s`, value: Math.round(o.imgPerS), unit: 'img/s', ...(name === 'small' ? atLeast(o.imgPerS, 1000) : {}) },
-    { bench: 'onnx', figure: `${label}, ORT, img per CPU-second`, value: Math.round(o.imgPerCpuS), unit: 'img/CPU-s' },
-    { bench: 'onnx', figure: `${label}, tfjs ${backend.backend}, img/s`, value: Math.round(t.imgPerS), unit: 'img/s' },
-    { bench: 'onnx', figure: `${label}, tfjs ${backend.backend}, img per CPU-second`, value: Math.round(t.imgPerCpuS), unit: 'img/CPU-s' },
-    { bench: 'onnx', figure: `${label}, ORT / tfjs`, value: +(o.imgPerS / t.imgPerS).toFixed(1), unit: '×' },
+/** The decode as it was before the as-is join: one full sharp pipeline per image, from its path. */
+async function decodePerImage(paths: readonly string[], size: number): Promise<Float32Array> {
+  const per = size * size * 3;
+  const out = new Float32Array(paths.length * per);
+  await Promise.all(
+    paths.map(async (p, i) => {
+      const raw = await sharp(p, { failOn: 'none' }).rotate().resize(size, size, { fit: 'cover', position: 'centre' }).removeAlpha().toColourspace('srgb').raw().toBuffer();
+      for (let j = 0; j < per; j++) out[i * per + j] = raw[j]! / 255;
+    }),
   );
+  return out;
 }
-report('onnx-embed', figures, { loadBefore, loadAfter: os.loadavg()[0], threads, batch, size, tfjsBackend: backend.backend });
+
+async function decodeAll(decode: (p: readonly string[], s: number) => Promise<Float32Array>, paths: readonly string[]): Promise<Float32Array> {
+  const out = new Float32Array(paths.length * SIZE * SIZE * 3);
+  for (let b = 0; b < paths.length; b += batch) out.set(await decode(paths.slice(b, b + batch), SIZE), b * SIZE * SIZE * 3);
+  return out;
+}
+
+const figures: Figure[] = [];
+const fig = (figure: string, value: number, unit: string, extra: Partial<Figure> = {}) =>
+  figures.push({ bench: 'onnx', figure, value: value >= 100 ? Math.round(value) : +value.toFixed(2), unit, ...extra });
+const rateFigures = (label: string, r: Rate, goal = false) => {
+  fig(`${label}, img/s (${r.images} img, load ${r.load})`, r.imgPerS, 'img/s', goal ? atLeast(r.imgPerS, 1000) : {});
+  fig(`${label}, CPU ms per image`, r.cpuMsPerImg, 'ms');
+};
+
+const work = tempDir('curio-embed-bench-');
+const root = extractFirst(work, Math.ceil(nImages / 10));
+if (!root) {
+  process.stderr.write('skipped: ../shared/datasets/cifar10-train.tar.gz is absent\n');
+  process.exit(0);
+}
+try {
+  // the first images of each class in turn
+  const classes = fs.readdirSync(root).sort();
+  const perClass = classes.map((c) => fs.readdirSync(path.join(root, c)).sort().map((f) => path.join(root, c, f)));
+  const paths = Array.from({ length: nImages }, (_, i) => perClass[i % classes.length]![Math.floor(i / classes.length)]!);
+  // large photos: CIFAR images upscaled to 1024 px and re-encoded, so that JPEG shrink-on-load matters
+  const largeDir = path.join(work, 'large');
+  fs.mkdirSync(largeDir);
+  const large = await Promise.all(
+    paths.slice(0, nLarge).map(async (p, i) => {
+      const out = path.join(largeDir, `${i}.jpg`);
+      await sharp(p).resize(1024, 1024, { kernel: 'cubic' }).jpeg({ quality: 90 }).toFile(out);
+      return out;
+    }),
+  );
+  const loadBefore = load();
+
+  if (parts.has('decode')) {
+    for (const [name, set] of [
+      ['CIFAR 32 px JPEG', paths],
+      ['1024 px JPEG', large],
+    ] as const) {
+      const old = await decodeAll(decodePerImage, set.slice(0, batch));
+      const now = await decodeAll(decodeForEncoder, set.slice(0, batch));
+      const same = Buffer.from(old.buffer).equals(Buffer.from(now.buffer));
+      if (!same) throw new Error(`decodeForEncoder differs from the full pipeline on ${name}`);
+      rateFigures(`decode ${name} → 32 px, full pipeline per image (before)`, await timed(set.length, async () => void (await decodeAll(decodePerImage, set))));
+      rateFigures(`decode ${name} → 32 px, decodeForEncoder (same bytes)`, await timed(set.length, async () => void (await decodeAll(decodeForEncoder, set))));
+    }
+  }
+
+  const backend = await initBackend({ prefer: 'auto', skipTrainCheck: true });
+  const x = await decodeAll(decodeForEncoder, paths.slice(0, batch));
+  const n = x.length / (SIZE * SIZE * 3);
+  const catalog = Catalog.open(':memory:');
+  const images: DatasetImage[] = paths.map((p, i) => ({ id: i + 1, path: p, label: null, sha256: null, phash: null, width: null, height: null, bytes: null }));
+  const controller = new AbortController();
+  const ctx: JobContext = {
+    jobId: 'bench',
+    signal: controller.signal,
+    throwIfCancelled: () => controller.signal.throwIfAborted(),
+    setPhase: () => undefined,
+    setTotal: () => undefined,
+    progress: () => undefined,
+  };
+  for (const name of backbones) {
+    const model = createBackbone(name, { imageSize: SIZE, seed: 3 });
+    const state = await model.getState();
+    const onnx = encoderToOnnx({ backbone: name, imageSize: SIZE, tensors: state });
+    const label = `${name} 32 px`;
+    if (parts.has('inference')) {
+      const ort = await createOnnxEmbedderFromBytes(onnx, { threads });
+      rateFigures(`inference ${label}, ORT ${threads} threads, batch ${n}`, await repeated(n, async () => void (await ort.embed(x, n))), name === 'small');
+      await ort.close();
+      const input = tf.tensor4d(x, [n, SIZE, SIZE, 3]);
+      rateFigures(
+        `inference ${label}, tfjs ${backend.backend}, batch ${n}`,
+        await repeated(n, async () => {
+          const y = model.forward(input, { training: false });
+          await y.data();
+          y.dispose();
+        }),
+      );
+      input.dispose();
+    }
+    if (parts.has('e2e')) {
+      // the files a user would point --encoder at: model.onnx, and a Curio encoder folder (model.json + weights.bin)
+      const onnxFile = path.join(work, `${name}.onnx`);
+      fs.writeFileSync(onnxFile, onnx);
+      const tfjsDir = path.join(work, `${name}-tfjs`);
+      writeCurioEncoder(tfjsDir, name, state);
+      for (const runtime of runtimes) {
+        const resolved = await resolveEncoder(catalog, runtime === 'tfjs' ? tfjsDir : onnxFile, { runtime, threads });
+        const encoder = e2eBatch ? { ...resolved, batchSize: Number(e2eBatch) } : resolved;
+        const subset = runtime === 'tfjs' ? images.slice(0, tfjsImages) : images;
+        try {
+          // warm-up: one batch, so that session start and kernel compilation are not timed
+          await embedImages(catalog, subset.slice(0, encoder.batchSize), ctx, { encoder });
+          const r = await timed(subset.length, async () => {
+            const res = await embedImages(catalog, subset, ctx, { encoder });
+            if (res.failed.length) throw new Error(`${res.failed.length} images failed to embed`);
+          });
+          rateFigures(`end-to-end ${label}, ${runtime === 'tfjs' ? `tfjs ${backend.backend}` : `ORT ${threads} threads`}, batch ${encoder.batchSize}`, r, name === 'small' && runtime === 'onnxruntime');
+        } finally {
+          await encoder.close();
+        }
+      }
+    }
+    model.dispose();
+  }
+  catalog.close();
+  report('onnx-embed', figures, { loadBefore, loadAfter: load(), threads, batch, size: SIZE, images: nImages, large: nLarge, tfjsBackend: backend.backend });
+} finally {
+  fs.rmSync(work, { recursive: true, force: true });
+}
+
+/** A Curio encoder folder as `curio export-encoder --format tfjs` writes it (main/train/runs/export.ts). */
+function writeCurioEncoder(dir: string, backbone: string, state: Record<string, { shape: number[]; data: Float32Array }>): void {
+  fs.mkdirSync(dir, { recursive: true });
+  const names = Object.keys(state);
+  const manifest: EncoderManifest = {
+    format: ENCODER_FORMAT,
+    backbone,
+    imageSize: SIZE,
+    patchSize: null,
+    method: 'random',
+    runId: 0,
+    step: 0,
+    weightsManifest: [{ paths: ['weights.bin'], weights: names.map((name) => ({ name, shape: state[name]!.shape, dtype: 'float32' as const })) }],
+  };
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(manifest));
+  fs.writeFileSync(path.join(dir, 'weights.bin'), Buffer.concat(names.map((name) => Buffer.from(state[name]!.data.buffer, state[name]!.data.byteOffset, state[name]!.data.byteLength))));
+}
+
+/** The first `perClass` JPEGs of each class (names are 0000.jpg…), or the whole archive past 1,000 per class; null without it. */
+function extractFirst(dir: string, perClass: number): string | null {
+  if (perClass > 1000 || !fs.existsSync(cifarArchive)) return extractCifar(dir);
+  const digits = perClass <= 100 ? '00' : '0';
+  execFileSync('tar', ['xzf', cifarArchive, '-C', dir, '--wildcards', `train/*/${digits}*.jpg`]);
+  return path.join(dir, 'train');
+}
