@@ -102,7 +102,7 @@ function maxAbsDiff(a: readonly Float32Array[], b: readonly Float32Array[]): num
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 /** A converter-style graph model written by hand: images [-1, 10, 10, 3] → Conv2D (1×1, 4 filters, VALID) → Relu. */
-function writeGraphModel(folder: string, filter: Float32Array): string {
+function writeGraphModel(folder: string, filter: Float32Array, inputShape = [-1, 10, 10, 3]): string {
   fs.mkdirSync(folder, { recursive: true });
   const f32 = { type: 'DT_FLOAT' };
   const dims = (d: number[]) => ({ dim: d.map((size) => ({ size: String(size) })) });
@@ -112,7 +112,7 @@ function writeGraphModel(folder: string, filter: Float32Array): string {
     convertedBy: null,
     modelTopology: {
       node: [
-        { name: 'images', op: 'Placeholder', attr: { dtype: f32, shape: { shape: dims([-1, 10, 10, 3]) } } },
+        { name: 'images', op: 'Placeholder', attr: { dtype: f32, shape: { shape: dims(inputShape) } } },
         { name: 'filter', op: 'Const', attr: { dtype: f32, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dims([1, 1, 3, 4]) } } } },
         {
           name: 'conv',
@@ -215,7 +215,19 @@ describe('plain tfjs models as curation encoders', () => {
     fs.mkdirSync(path.dirname(broken));
     fs.writeFileSync(broken, '{"modelTopology": ');
 
+    // a converter graph of free size, and one with a fixed batch
+    const anySize = writeGraphModel(path.join(dir, 'graph-any-size'), new Float32Array(12), [-1, -1, -1, 3]);
+    const fixedBatch = writeGraphModel(path.join(dir, 'graph-batch-1'), new Float32Array(12), [1, 10, 10, 3]);
+    // two outputs
+    const input = tf.input({ shape: [8, 8, 3] });
+    const twoHeads = tf.model({ inputs: input, outputs: [tf.layers.conv2d({ filters: 2, kernelSize: 3 }).apply(input) as tf.SymbolicTensor, tf.layers.flatten().apply(input) as tf.SymbolicTensor] });
+    const twoHeadsFile = await saveLayers(twoHeads, path.join(dir, 'two-heads'));
+    twoHeads.dispose();
+
     const cases: [string, RegExp, { runtime?: 'onnxruntime' }?][] = [
+      [anySize, /takes input \[null, null, null, 3\]; Curio needs/],
+      [fixedBatch, /takes input \[1, 10, 10, 3\]; Curio needs/],
+      [twoHeadsFile, /has 2 outputs; an image encoder has one/],
       [grayFile, /takes input \[null, 12, 12, 1\]; Curio needs \[null, S, S, 3\]/],
       [wideFile, /takes input \[null, 12, 16, 3\]; Curio needs \[null, S, S, 3\]/],
       [missing, /weight shard group1-shard2of2\.bin is missing/],
