@@ -81,7 +81,14 @@ export async function umap(data: Float32Array, dim: number, opts: UmapOptions = 
   } else {
     opts.onStage?.('neighbours', n);
     const method = opts.knnMethod ?? (n <= UMAP_EXACT_KNN_LIMIT ? 'exact' : 'approximate');
-    graph = knnGraph(rows, dim, { k: Math.min(nNeighbors, n - 1), method, signal: opts.signal, onProgress: opts.onProgress });
+    const knn = { k: Math.min(nNeighbors, n - 1), signal: opts.signal, onProgress: opts.onProgress };
+    try {
+      graph = knnGraph(rows, dim, { ...knn, method });
+    } catch (err) {
+      // Where usearch does not load, the exact graph is slower but gives the same layout.
+      if (err instanceof CancelledError || opts.knnMethod) throw err;
+      graph = knnGraph(rows, dim, { ...knn, method: 'exact' });
+    }
   }
   if (opts.signal?.aborted) throw new CancelledError();
   const k = Math.min(nNeighbors, graph.k);
