@@ -7,11 +7,11 @@ import { CurioError } from '../common/errors.js';
  * is resized to cover size × size and centre-cropped to it, in sRGB with EXIF orientation applied, alpha dropped,
  * as floats in [0, 1], NHWC.
  *
- * For small images sharp's fixed cost per call dominates: a 32×32 CIFAR JPEG took ~1.6 ms of CPU through the full
- * pipeline, of which the JPEG decode itself is a tiny part (the rest is building and running a libvips pipeline).
- * So images that already are what the pipeline would produce, baseline 8-bit 3-channel JPEGs of exactly size ×
+ * For small images sharp's fixed cost per call dominates: a 32×32 CIFAR JPEG took 1.6–1.95 ms of CPU through the
+ * full pipeline, of which the JPEG decode itself is a tiny part (the rest is building and running a libvips
+ * pipeline). So images that already are what the pipeline would produce, 8-bit 3-channel JPEGs of exactly size ×
  * size with no EXIF block and no ICC profile, are decoded many to one sharp call (`join`, side by side) and cut
- * apart: ~0.7 ms per image (bench/onnx). For them rotate, resize, removeAlpha and the colour conversion are all
+ * apart: 0.7–0.9 ms per image (bench/onnx; both at load 12–17). For them rotate, resize, removeAlpha and the colour conversion are all
  * no-ops, so the pixels are the same bytes (test/main/evaluate/decode.test.ts compares both paths). Every other
  * image (larger, another shape, PNG, grayscale, CMYK, EXIF, ICC) takes the full pipeline, which keeps JPEG
  * shrink-on-load for large photos.
