@@ -26,7 +26,7 @@ export class BasicBlock extends Module {
   }
 
   forward(x: tf.Tensor, options: ForwardOptions): tf.Tensor {
-    let y = tf.relu(this.bn1.forward(this.conv1.forward(x), options));
+    let y = this.bn1.forwardRelu(this.conv1.forward(x), options);
     y = this.bn2.forward(this.conv2.forward(y), options);
     const identity = this.downsample ? this.downsample.forward(x, options) : x;
     return tf.relu(tf.add(y, identity));
@@ -60,8 +60,8 @@ export class Bottleneck extends Module {
   }
 
   forward(x: tf.Tensor, options: ForwardOptions): tf.Tensor {
-    let y = tf.relu(this.bn1.forward(this.conv1.forward(x), options));
-    y = tf.relu(this.bn2.forward(this.conv2.forward(y), options));
+    let y = this.bn1.forwardRelu(this.conv1.forward(x), options);
+    y = this.bn2.forwardRelu(this.conv2.forward(y), options);
     y = this.bn3.forward(this.conv3.forward(y), options);
     const identity = this.downsample ? this.downsample.forward(x, options) : x;
     return tf.relu(tf.add(y, identity));
@@ -122,7 +122,7 @@ export class ResNet extends Backbone {
 
   forward(x: tf.Tensor, options: ForwardOptions): tf.Tensor2D {
     return tf.tidy(() => {
-      let y: tf.Tensor = tf.relu(this.bn1.forward(this.conv1.forward(x), options));
+      let y: tf.Tensor = this.bn1.forwardRelu(this.conv1.forward(x), options);
       if (this.maxpool) y = this.maxpool.forward(y);
       for (const stage of this.stages) y = stage.forward(y, options);
       return globalAvgPool(y);
