@@ -17,6 +17,7 @@ import { intFlag, numberFlag, parse, UsageError } from '../args.js';
 import { attachProgress, Output } from '../output.js';
 import type { Command } from '../command.js';
 import { reportsDirFor } from './eval.js';
+import { scaledLr } from '../../train/runs/defaults.js';
 
 export const demoCommand: Command = {
   name: 'demo',
@@ -185,17 +186,6 @@ export function trainedVsRandom(evaluation: {
 
 const DEMO_BATCH = 32;
 
-/**
- * The run's LR, as the base LR per 256 images that RunConfig.lr takes, by SimCLR's square-root rule for small
- * batches (Chen et al. 2020, App. B.1: LARS lr = 0.075·√B, which "works better" than 0.3·B/256 at small batch
- * sizes). At batch 32 that is 0.42 instead of the linear rule's 0.0375: with LARS's trust ratio (η = 0.001) the
- * linear rule moves each conv weight by ~4·10⁻⁵ of its norm per step, and a one-minute run (50–80 steps on two
- * cores) barely leaves its initialisation.
- */
-export function sqrtScaledSimclrLr(batchSize: number): number {
-  return (0.075 * Math.sqrt(batchSize) * 256) / batchSize;
-}
-
 interface DemoTraining {
   runId: number;
   status: string;
@@ -213,9 +203,10 @@ interface DemoTraining {
  * progress lines every few seconds. A run that fails is reported as such; the demo's import still stands.
  */
 async function pretrain(services: ReturnType<typeof createServices>, dataset: string, minutes: number, out: Output): Promise<DemoTraining> {
-  const lr = sqrtScaledSimclrLr(DEMO_BATCH);
+  // no lr: the run takes SimCLR's small-batch square-root rule (defaults.ts scaledLr), 0.42 at batch 32
+  const lr = scaledLr('simclr', DEMO_BATCH);
   out.info(
-    `4. Pretraining SimCLR (small net, 28 px, batch ${DEMO_BATCH}, LARS lr ${((lr * DEMO_BATCH) / 256).toFixed(2)}) for ${minutes} min of training ` +
+    `4. Pretraining SimCLR (small net, 28 px, batch ${DEMO_BATCH}, LARS lr ${lr.toFixed(2)}) for ${minutes} min of training ` +
       '(--train-minutes to change, 0 skips)',
   );
   const { runId, done } = services.runs.start({
@@ -224,7 +215,6 @@ async function pretrain(services: ReturnType<typeof createServices>, dataset: st
     backbone: 'small',
     imageSize: 28,
     batchSize: DEMO_BATCH,
-    lr,
     minutes,
     checkpointMinutes: 5,
   });
