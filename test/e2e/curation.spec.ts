@@ -135,6 +135,7 @@ test.describe('Curation page against curio serve', () => {
     // The map draws every image and shows a thumbnail on hover.
     const map = page.getByTestId('embedding-map');
     await expect(map.locator('circle')).toHaveCount(14);
+    await expect(page.getByTestId('map-projection')).toHaveText('UMAP');
     const dot = await map.locator('circle').first().boundingBox();
     await page.mouse.move(dot!.x + dot!.width / 2, dot!.y + dot!.height / 2);
     await expect(page.getByTestId('map-tooltip')).toBeVisible();
