@@ -85,7 +85,8 @@ try {
   const t0 = performance.now();
   const imported = await curio(['import', trainDir, '--dataset', 'cifar10', '--labels-from-folders', '--db', db]);
   log(`imported ${JSON.stringify(imported).slice(0, 160)} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-  await curio(['split', '--dataset', 'cifar10', '--into', 'pool:0.9,heldout:0.1', '--seed', '1', '--db', db]);
+  const split = await curio(['split', '--dataset', 'cifar10', '--into', 'pool:0.9,heldout:0.1', '--seed', '1', '--db', db]);
+  const poolImages = Number((split.parts as { name: string; count: number }[] | undefined)?.find((p) => p.name === 'pool')?.count);
 
   const minutes = Number(values.minutes);
   log(`SimCLR ${values.backbone} for ${minutes} min, batch ${values.batch}, backend ${values.backend}`);
@@ -114,7 +115,8 @@ try {
     { bench: 'quality', figure: `random-init ${values.backbone}: kNN k=20 top-1`, value: baseline.k20 * 100, unit: '%' },
     { bench: 'quality', figure: 'gain over random init', value: gain, unit: 'points', goal: '≥ +10', met: gain >= 10 },
     { bench: 'quality', figure: 'training throughput', value: ips, unit: 'img/s', note: `${steps} steps of batch ${values.batch} on ${String(run.backend)}` },
-    { bench: 'quality', figure: 'images seen (epochs of the pool)', value: Number(run.epochs ?? 0), unit: 'epochs' },
+    // the run's `epochs` counts finished epochs only (0 for a run shorter than one), so the share comes from the steps
+    { bench: 'quality', figure: 'images seen (epochs of the pool)', value: Number(((steps * Number(values.batch)) / poolImages).toFixed(2)), unit: 'epochs' },
     { bench: 'quality', figure: 'evaluation (features of both encoders + kNN)', value: evalSeconds, unit: 's' },
   ];
   report('quality', figures, { run, eval: evaluated, pool: imported });
