@@ -1,4 +1,5 @@
 import type { OnnxGraph, OnnxNode, OnnxTensor } from './model.js';
+import { hwioToOihw, StateReader } from './state-reader.js';
 
 /** Named float32 tensors as in Module.getState() and readEncoder(). */
 export type NamedTensors = Record<string, { shape: number[]; data: Float32Array }>;
@@ -29,13 +30,8 @@ export function buildResNetGraph(state: NamedTensors, options: ResNetGraphOption
   const { imageSize } = options;
   const eps = options.eps ?? 1e-5;
   if (!Number.isInteger(imageSize) || imageSize < 8) throw new Error(`image size must be an integer ≥ 8, got ${imageSize}`);
-  const used = new Set<string>();
-  const take = (name: string): { shape: number[]; data: Float32Array } => {
-    const t = state[name];
-    if (!t) throw new Error(`ResNet state is missing "${name}"`);
-    used.add(name);
-    return t;
-  };
+  const reader = new StateReader(state, 'ResNet');
+  const take = (name: string) => reader.take(name);
   const nodes: OnnxNode[] = [];
   const initializers: OnnxTensor[] = [];
   let counter = 0;
@@ -45,7 +41,7 @@ export function buildResNetGraph(state: NamedTensors, options: ResNetGraphOption
     const w = take(`${conv}.weight`);
     if (w.shape.length !== 4 || w.shape[0] !== w.shape[1]) throw new Error(`${conv}.weight must be a square HWIO filter, got [${w.shape.join(', ')}]`);
     const [k, , cin, cout] = w.shape as [number, number, number, number];
-    const convBias = state[`${conv}.bias`] ? take(`${conv}.bias`).data : null;
+    const convBias = reader.has(`${conv}.bias`) ? take(`${conv}.bias`).data : null;
     const gamma = take(`${bn}.weight`).data;
     const beta = take(`${bn}.bias`).data;
     const mean = take(`${bn}.running_mean`).data;
@@ -53,17 +49,14 @@ export function buildResNetGraph(state: NamedTensors, options: ResNetGraphOption
     for (const [what, arr] of [['weight', gamma], ['bias', beta], ['running_mean', mean], ['running_var', variance]] as const) {
       if (arr.length !== cout) throw new Error(`${bn}.${what} has ${arr.length} values, expected ${cout}`);
     }
-    const weight = new Float32Array(cout * cin * k * k);
+    const scale = new Float64Array(cout); // double, as the fold was before it moved into hwioToOihw
     const bias = new Float32Array(cout);
     for (let o = 0; o < cout; o++) {
-      const scale = gamma[o]! / Math.sqrt(variance[o]! + eps);
-      bias[o] = beta[o]! + ((convBias ? convBias[o]! : 0) - mean[o]!) * scale;
-      for (let i = 0; i < cin; i++) {
-        for (let y = 0; y < k; y++) {
-          for (let x = 0; x < k; x++) weight[((o * cin + i) * k + y) * k + x] = w.data[((y * k + x) * cin + i) * cout + o]! * scale;
-        }
-      }
+      const sc = gamma[o]! / Math.sqrt(variance[o]! + eps);
+      scale[o] = sc;
+      bias[o] = beta[o]! + ((convBias ? convBias[o]! : 0) - mean[o]!) * sc;
     }
+    const weight = hwioToOihw(w.data, k, cin, cout, scale);
     const wName = `${conv}.weight_folded`;
     const bName = `${conv}.bias_folded`;
     initializers.push({ name: wName, dims: [cout, cin, k, k], data: weight }, { name: bName, dims: [cout], data: bias });
@@ -92,7 +85,6 @@ export function buildResNetGraph(state: NamedTensors, options: ResNetGraphOption
   const nchw = 'images_nchw';
   nodes.push({ opType: 'Transpose', name: 'to_nchw', inputs: [ONNX_INPUT], outputs: [nchw], attributes: { perm: { kind: 'ints', value: [0, 3, 1, 2] } } });
   const stemK = take('conv1.weight').shape[0];
-  used.delete('conv1.weight');
   if (stemK !== 3 && stemK !== 7) throw new Error(`not a Curio ResNet: stem conv is ${stemK}×${stemK}, expected 3×3 or 7×7`);
   const inChannels = state['conv1.weight']!.shape[2];
   if (inChannels !== 3) throw new Error(`the ONNX export takes RGB input; the stem conv has ${inChannels} input channels`);
@@ -138,8 +130,7 @@ export function buildResNetGraph(state: NamedTensors, options: ResNetGraphOption
     }
   }
   if (stages === 0) throw new Error('not a Curio ResNet: the state has no layer1 blocks');
-  const unused = Object.keys(state).filter((k) => !used.has(k));
-  if (unused.length > 0) throw new Error(`not a Curio ResNet: unexpected state entries ${unused.slice(0, 5).join(', ')}`);
+  reader.assertAllUsed();
 
   const pooled = 'pooled';
   nodes.push({ opType: 'GlobalAveragePool', name: 'global_avg_pool', inputs: [x], outputs: [pooled] });

@@ -1,5 +1,6 @@
 import type { AttributeValue, OnnxGraph, OnnxNode, OnnxTensor } from './model.js';
 import { ONNX_INPUT, ONNX_OUTPUT, type NamedTensors } from './resnet.js';
+import { hwioToOihw, StateReader } from './state-reader.js';
 
 /** Heads per backbone, as createBackbone (main/train/models/index.ts) builds them; the state does not record them. */
 export const VIT_HEADS: Record<string, number> = { 'vit-tiny': 3, 'vit-small': 6 };
@@ -32,16 +33,8 @@ export function buildViTGraph(state: NamedTensors, options: ViTGraphOptions): On
   const eps = options.eps ?? 1e-6;
   if (!Number.isInteger(imageSize) || imageSize < 8) throw new Error(`image size must be an integer ≥ 8, got ${imageSize}`);
   if (!Number.isInteger(heads) || heads < 1) throw new Error(`heads must be a positive integer, got ${heads}`);
-  const used = new Set<string>();
-  const take = (name: string, shape?: number[]): { shape: number[]; data: Float32Array } => {
-    const t = state[name];
-    if (!t) throw new Error(`ViT state is missing "${name}"`);
-    if (shape && (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))) {
-      throw new Error(`ViT state "${name}" is [${t.shape.join(', ')}], expected [${shape.join(', ')}]`);
-    }
-    used.add(name);
-    return t;
-  };
+  const reader = new StateReader(state, 'ViT');
+  const take = (name: string, shape?: number[]) => reader.take(name, shape);
   const nodes: OnnxNode[] = [];
   const initializers: OnnxTensor[] = [];
   let counter = 0;
@@ -72,12 +65,7 @@ export function buildViTGraph(state: NamedTensors, options: ViTGraphOptions): On
   const tokens = grid * grid + 1;
   const headDim = dim / heads;
 
-  const oihw = new Float32Array(dim * cin * p * p);
-  for (let o = 0; o < dim; o++) {
-    for (let i = 0; i < cin; i++) {
-      for (let y = 0; y < p; y++) for (let x = 0; x < p; x++) oihw[((o * cin + i) * p + y) * p + x] = patchW.data[((y * p + x) * cin + i) * dim + o]!;
-    }
-  }
+  const oihw = hwioToOihw(patchW.data, p, cin, dim);
   const patchWName = initializer('patch_embed.proj.weight_oihw', [dim, cin, p, p], oihw);
   const patchB = param('patch_embed.proj.bias', [dim]);
 
@@ -140,8 +128,7 @@ export function buildViTGraph(state: NamedTensors, options: ViTGraphOptions): On
   const normed = layerNorm(x, 'norm');
   nodes.push({ opType: 'Gather', name: 'cls_out', inputs: [normed, scalarIndex('cls_index', 0)], outputs: [ONNX_OUTPUT], attributes: { axis: { kind: 'int', value: 1 } } });
 
-  const unused = Object.keys(state).filter((k) => !used.has(k));
-  if (unused.length > 0) throw new Error(`not a Curio ViT: unexpected state entries ${unused.slice(0, 5).join(', ')}`);
+  reader.assertAllUsed();
   const batch = options.batch ?? 'batch';
   return {
     name: 'curio_vit_encoder',
