@@ -23,6 +23,7 @@ const indexOptions = {
   ...(flag('expansion-add') !== undefined ? { expansionAdd: flag('expansion-add')! } : {}),
   ...(flag('expansion-search') !== undefined ? { expansionSearch: flag('expansion-search')! } : {}),
   ...(flag('threads') !== undefined ? { threads: flag('threads')! } : {}),
+  ...(process.argv.includes('--quantization') ? { quantization: process.argv[process.argv.indexOf('--quantization') + 1] as 'f32' | 'f16' | 'i8' } : {}),
 };
 const dim = 256;
 const clusters = Math.max(10, Math.round(Math.sqrt(n)));

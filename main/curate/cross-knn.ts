@@ -1,5 +1,6 @@
 import { CancelledError } from '../common/errors.js';
-import { loadUsearch } from './knn.js';
+import os from 'node:os';
+import { newHnswIndex, rescore } from './knn.js';
 
 export interface CrossKnn {
   k: number;
@@ -92,16 +93,9 @@ export function approximateCrossKnn(
 ): CrossKnn {
   const nq = queries.length / dim;
   const nb = base.length / dim;
-  const { Index } = loadUsearch();
-  const index = new Index({
-    dimensions: dim,
-    metric: 'ip',
-    quantization: 'f32',
-    connectivity: 16,
-    expansion_add: 128,
-    expansion_search: Math.max(64, 2 * k),
-    multi: false,
-  });
+  const index = newHnswIndex(dim, k, { k, expansionSearch: Math.max(64, 2 * k) });
+  // usearch's threads = 0 ("automatic") ran on one thread here; see approximateKnn
+  const threads = os.availableParallelism();
   const chunk = 8192;
   for (let s = 0; s < nb; s += chunk) {
     if (opts.signal?.aborted) throw new CancelledError();
@@ -110,7 +104,7 @@ export function approximateCrossKnn(
     if (rows.length === 0) continue;
     const vecs = new Float32Array(rows.length * dim);
     rows.forEach((i, r) => vecs.set(base.subarray(i * dim, i * dim + dim), r * dim));
-    index.add(BigUint64Array.from(rows, (i) => BigInt(i)), vecs, 0);
+    index.add(BigUint64Array.from(rows, (i) => BigInt(i)), vecs, threads);
   }
   const indices = new Int32Array(nq * k).fill(-1);
   const similarities = new Float32Array(nq * k).fill(Number.NaN);
@@ -119,15 +113,15 @@ export function approximateCrossKnn(
   for (let s = 0; s < nq; s += chunk) {
     if (opts.signal?.aborted) throw new CancelledError();
     const e = Math.min(nq, s + chunk);
-    const res = index.search(queries.subarray(s * dim, e * dim), kk, 0);
+    const res = index.search(queries.subarray(s * dim, e * dim), kk, threads);
     for (let q = s; q < e; q++) {
       if (opts.skipQueries?.has(q)) continue;
       const count = res.counts ? Number(res.counts[q - s]) : kk;
-      for (let r = 0; r < Math.min(count, kk); r++) {
-        indices[q * k + r] = Number(res.keys[(q - s) * kk + r]);
-        // usearch's inner-product distance is 1 - dot
-        similarities[q * k + r] = 1 - res.distances[(q - s) * kk + r]!;
-      }
+      // the index holds f16 vectors; the similarities reported are the exact f32 ones
+      rescore(queries, dim, q, res.keys, (q - s) * kk, Math.min(count, kk), -1, base).forEach((hit, r) => {
+        indices[q * k + r] = hit.id;
+        similarities[q * k + r] = hit.sim;
+      });
     }
     opts.onProgress?.(e);
   }

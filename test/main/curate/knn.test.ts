@@ -64,6 +64,27 @@ describe('kNN graphs', () => {
     for (let q = 0; q < approx.n; q++) expect(approx.indices[q * 10]).not.toBe(q);
   });
 
+  it('the f16 index reports exact f32 similarities, best first, and f32 storage finds the same neighbours', () => {
+    const f16 = approximateKnn(data, dim, { k: 10 });
+    const f32 = approximateKnn(data, dim, { k: 10, quantization: 'f32' });
+    const exact = exactKnn(data, dim, { k: 10 });
+    const rows = Array.from({ length: 700 }, (_, i) => i);
+    expect(recallAtK(f32, f16, rows)).toBeGreaterThanOrEqual(0.97);
+    expect(recallAtK(exact, f16, rows)).toBeGreaterThanOrEqual(0.95);
+    let maxErr = 0;
+    for (let q = 0; q < f16.n; q++) {
+      for (let r = 0; r < 10; r++) {
+        const id = f16.indices[q * 10 + r]!;
+        let s = 0;
+        for (let d = 0; d < dim; d++) s += data[q * dim + d]! * data[id * dim + d]!;
+        // the very sum the rescoring computes, so equality holds to float rounding (an f16 distance is off by ~1e-3)
+        maxErr = Math.max(maxErr, Math.abs(f16.similarities[q * 10 + r]! - s));
+        if (r > 0) expect(f16.similarities[q * 10 + r]!).toBeLessThanOrEqual(f16.similarities[q * 10 + r - 1]!);
+      }
+    }
+    expect(maxErr).toBeLessThan(1e-6);
+  });
+
   it('refuses a bad k or shape with a clear error', () => {
     expect(() => exactKnn(data, dim, { k: 0 })).toThrow(/k must be an integer/);
     expect(() => exactKnn(data, 31, { k: 3 })).toThrow(/whole number/);
