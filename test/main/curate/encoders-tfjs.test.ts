@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Catalog } from '../../../main/catalog/catalog.js';
 import { resolveEncoder, type CurateEncoder } from '../../../main/curate/encoders.js';
 import { decodeForEncoder, ensureBackend } from '../../../main/evaluate/extract.js';
@@ -138,6 +138,89 @@ function writeGraphModel(folder: string, filter: Float32Array, inputShape = [-1,
   return path.join(folder, 'model.json');
 }
 
+type GraphNode = { name: string; op: string; input?: string[]; attr?: Record<string, unknown> };
+
+const f32 = { type: 'DT_FLOAT' };
+const dims = (d: number[]) => ({ dim: d.map((size) => ({ size: String(size) })) });
+const frame = { s: b64('loop') };
+
+/** The shared stem of the control-flow graphs: images [-1, 10, 10, 3] → Conv2D (1×1, 4 filters) → Relu, named `features`. */
+const stem: GraphNode[] = [
+  { name: 'images', op: 'Placeholder', attr: { dtype: f32, shape: { shape: dims([-1, 10, 10, 3]) } } },
+  { name: 'filter', op: 'Const', attr: { dtype: f32, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dims([1, 1, 3, 4]) } } } },
+  {
+    name: 'conv',
+    op: 'Conv2D',
+    input: ['images', 'filter'],
+    attr: { T: f32, strides: { list: { i: ['1', '1', '1', '1'] } }, dilations: { list: { i: ['1', '1', '1', '1'] } }, padding: { s: b64('VALID') }, data_format: { s: b64('NHWC') } },
+  },
+  { name: 'features', op: 'Relu', input: ['conv'], attr: { T: f32 } },
+];
+
+const scalarConst = (name: string): GraphNode => ({ name, op: 'Const', attr: { dtype: f32, value: { tensor: { dtype: 'DT_FLOAT', tensorShape: dims([]) } } } });
+const binary = (name: string, op: string, a: string, b: string): GraphNode => ({ name, op, input: [a, b], attr: { T: f32 } });
+const unary = (name: string, op: string, a: string, extra: Record<string, unknown> = {}): GraphNode => ({ name, op, input: [a], attr: { T: f32, ...extra } });
+
+/** Writes a converter-style graph model: `nodes` after the stem, the filter and the scalar constants in one shard, in manifest order. */
+function writeControlFlowGraph(folder: string, nodes: GraphNode[], filter: Float32Array, scalars: Record<string, number>): string {
+  fs.mkdirSync(folder, { recursive: true });
+  const weights = [{ name: 'filter', shape: [1, 1, 3, 4], dtype: 'float32' }, ...Object.keys(scalars).map((name) => ({ name, shape: [], dtype: 'float32' }))];
+  const values = Float32Array.from([...filter, ...Object.values(scalars)]);
+  const json = {
+    format: 'graph-model',
+    generatedBy: 'hand-written for a test',
+    convertedBy: null,
+    modelTopology: { node: [...stem, ...nodes], library: {}, versions: { producer: 1 } },
+    weightsManifest: [{ paths: ['weights.bin'], weights }],
+  };
+  fs.writeFileSync(path.join(folder, 'weights.bin'), new Uint8Array(values.buffer));
+  fs.writeFileSync(path.join(folder, 'model.json'), JSON.stringify(json));
+  return path.join(folder, 'model.json');
+}
+
+/** tf.cond as a TF1 frozen graph holds it: Switch on a predicate computed from two constants, one op per branch, Merge. */
+function writeCondGraph(folder: string, filter: Float32Array, take: boolean): string {
+  const nodes: GraphNode[] = [
+    scalarConst('a'),
+    scalarConst('b'),
+    binary('cond/pred', 'Greater', 'a', 'b'),
+    { name: 'cond/Switch', op: 'Switch', input: ['features', 'cond/pred'], attr: { T: f32 } },
+    unary('cond/then', 'Square', 'cond/Switch:1'),
+    unary('cond/else', 'Neg', 'cond/Switch'),
+    { name: 'cond/Merge', op: 'Merge', input: ['cond/else', 'cond/then'], attr: { T: f32, N: { i: '2' } } },
+  ];
+  return writeControlFlowGraph(folder, nodes, filter, take ? { a: 1, b: 0 } : { a: 0, b: 1 });
+}
+
+/**
+ * tf.while_loop as a TF1 frozen graph holds it (Enter, Merge, LoopCond, Switch, NextIteration, Exit):
+ * i = 0, x = features; while i < 2: x = x·x + features, i = i + 1.
+ */
+function writeWhileGraph(folder: string, filter: Float32Array): string {
+  const nodes: GraphNode[] = [
+    scalarConst('i0'),
+    scalarConst('limit'),
+    scalarConst('one'),
+    unary('loop/Enter_i', 'Enter', 'i0', { frame_name: frame }),
+    unary('loop/Enter_x', 'Enter', 'features', { frame_name: frame }),
+    { name: 'loop/Merge_i', op: 'Merge', input: ['loop/Enter_i', 'loop/NextIteration_i'], attr: { T: f32, N: { i: '2' } } },
+    { name: 'loop/Merge_x', op: 'Merge', input: ['loop/Enter_x', 'loop/NextIteration_x'], attr: { T: f32, N: { i: '2' } } },
+    binary('loop/Less', 'Less', 'loop/Merge_i', 'limit'),
+    { name: 'loop/LoopCond', op: 'LoopCond', input: ['loop/Less'] },
+    { name: 'loop/Switch_i', op: 'Switch', input: ['loop/Merge_i', 'loop/LoopCond'], attr: { T: f32 } },
+    { name: 'loop/Switch_x', op: 'Switch', input: ['loop/Merge_x', 'loop/LoopCond'], attr: { T: f32 } },
+    unary('loop/Identity_i', 'Identity', 'loop/Switch_i:1'),
+    unary('loop/Identity_x', 'Identity', 'loop/Switch_x:1'),
+    binary('loop/add_i', 'AddV2', 'loop/Identity_i', 'one'),
+    binary('loop/square', 'Mul', 'loop/Identity_x', 'loop/Identity_x'),
+    binary('loop/add_x', 'AddV2', 'loop/square', 'features'),
+    unary('loop/NextIteration_i', 'NextIteration', 'loop/add_i'),
+    unary('loop/NextIteration_x', 'NextIteration', 'loop/add_x'),
+    unary('loop/Exit_x', 'Exit', 'loop/Switch_x'),
+  ];
+  return writeControlFlowGraph(folder, nodes, filter, { i0: 0, limit: 2, one: 1 });
+}
+
 describe('plain tfjs models as curation encoders', () => {
   it('a saved LayersModel with a 4-D output embeds as its global-average-pooled output, L2-normalised', async () => {
     const model = tf.sequential({
@@ -192,6 +275,42 @@ describe('plain tfjs models as curation encoders', () => {
     expect(encoder).toMatchObject({ runtime: 'tfjs', dim: 4 });
     expect(encoder.fallback).toMatch(/plain tfjs graph-model/);
     expect(maxAbsDiff(rows, ref)).toBeLessThan(1e-5);
+  }, 60_000);
+
+  it('graphs with control flow (a TF1 cond and a TF1 while loop) run through executeAsync and match a hand-computed reference', async () => {
+    const filter = Float32Array.from({ length: 12 }, (_, i) => Math.cos(i + 0.5));
+    const w = tf.tensor4d(filter, [1, 1, 3, 4]);
+    const features = (x: tf.Tensor4D) => tf.relu(tf.conv2d(x, w, 1, 'valid'));
+    const cases: [string, string, (x: tf.Tensor4D) => tf.Tensor][] = [
+      ['cond, then branch', writeCondGraph(path.join(dir, 'graph-cond-then'), filter, true), (x) => tf.square(features(x))],
+      ['cond, else branch', writeCondGraph(path.join(dir, 'graph-cond-else'), filter, false), (x) => tf.neg(features(x))],
+      [
+        'while loop, two iterations',
+        writeWhileGraph(path.join(dir, 'graph-while'), filter),
+        (x) => {
+          const f = features(x);
+          const once = tf.add(tf.mul(f, f), f);
+          return tf.add(tf.mul(once, once), f);
+        },
+      ],
+    ];
+    const executeAsync = vi.spyOn(tf.GraphModel.prototype, 'executeAsync');
+    try {
+      for (const [name, file, forward] of cases) {
+        const ref = await reference(10, (x) => tf.tidy(() => forward(x)));
+        const before = tf.memory().numTensors;
+        executeAsync.mockClear();
+        const { encoder, rows } = await embed(file);
+        expect(encoder, name).toMatchObject({ runtime: 'tfjs', dim: 4 });
+        // the probe image and the embedding batch both took the async path
+        expect(executeAsync.mock.calls.length, name).toBeGreaterThanOrEqual(2);
+        expect(maxAbsDiff(rows, ref), name).toBeLessThan(1e-5);
+        expect(tf.memory().numTensors, name).toBe(before);
+      }
+    } finally {
+      executeAsync.mockRestore();
+      w.dispose();
+    }
   }, 60_000);
 
   it('refuses wrong input shapes, missing or short shards, malformed JSON and ORT with a clear one-line error', async () => {
