@@ -6,7 +6,10 @@
 //   inference  pre-decoded CIFAR batches through the encoder: ORT (createOnnxEmbedderFromBytes) vs tfjs;
 //   end-to-end embedImages of main/curate/embeddings.ts (what a curation job runs: decode, encoder, L2-normalised
 //              rows, float16 rows), with the encoder resolved from a .onnx file (ORT) or a Curio encoder folder
-//              forced to tfjs, as `curio dedup --encoder` resolves them.
+//              forced to tfjs, as `curio dedup --encoder` resolves them;
+//   stages     (not in the default parts) each stage of the ORT end-to-end path timed alone over all images, in
+//              batches of 64, CPU ms per image: file reads, the header check, the sharp join (raw bytes), the uint8 →
+//              float32 cut-apart, ORT run (tensor in, copy out), L2 normalisation, float16 encoding, SQLite writes.
 // The goal (issue 5): ≥ 1,000 img/s for the small CNN on 2 cores.
 // Options: --images 1000 --large 48 --backbones small,resnet18 --batch 128 --threads 2 --seconds 6
 //          --tfjs-images 128 (end-to-end tfjs is slow: it embeds fewer images) --parts decode,inference,e2e
@@ -21,9 +24,9 @@ import { Catalog } from '../../main/catalog/catalog.js';
 import type { DatasetImage } from '../../main/catalog/catalog.js';
 import type { JobContext } from '../../main/common/jobs.js';
 import { initBackend } from '../../main/compute/backend.js';
-import { embedImages } from '../../main/curate/embeddings.js';
+import { embedImages, encodeF16 } from '../../main/curate/embeddings.js';
 import { resolveEncoder } from '../../main/curate/encoders.js';
-import { decodeForEncoder } from '../../main/evaluate/extract.js';
+import { decodeForEncoder, isDecodedAsIs } from '../../main/evaluate/decode.js';
 import { encoderToOnnx } from '../../main/onnx/encoder.js';
 import { createOnnxEmbedderFromBytes } from '../../main/onnx/runtime.js';
 import { createBackbone } from '../../main/train/models/index.js';
@@ -204,12 +207,84 @@ try {
         }
       }
     }
+    if (parts.has('stages')) await stages(`${name} 32 px`, onnx, paths);
     model.dispose();
   }
   catalog.close();
   report('onnx-embed', figures, { loadBefore, loadAfter: load(), threads, batch, size: SIZE, images: nImages, large: nLarge, tfjsBackend: backend.backend });
 } finally {
   fs.rmSync(work, { recursive: true, force: true });
+}
+
+/** Each stage of the ORT end-to-end path alone, over all `paths` in batches of 64, as CPU ms per image. */
+async function stages(label: string, onnx: Uint8Array, paths: readonly string[]): Promise<void> {
+  const B = 64;
+  const per = SIZE * SIZE * 3;
+  const batches: string[][] = [];
+  for (let b = 0; b < paths.length; b += B) batches.push(paths.slice(b, b + B));
+  const stage = async (what: string, fn: (batch: string[], b: number) => Promise<void> | void) => {
+    const r = await timed(paths.length, async () => {
+      for (let b = 0; b < batches.length; b++) await fn(batches[b]!, b);
+    });
+    rateFigures(`stage ${label}: ${what}`, r);
+  };
+  let bytes: Buffer[][] = [];
+  await stage('readFileSync', (batch) => void bytes.push(batch.map((p) => fs.readFileSync(p))));
+  await stage('JPEG header check', (_, b) => void bytes[b]!.forEach((x) => isDecodedAsIs(x, SIZE)));
+  const raws: Buffer[][] = [];
+  await stage('sharp join, 32 per call, raw uint8', async (_, b) => {
+    const chunks: Buffer[][] = [];
+    for (let k = 0; k < bytes[b]!.length; k += 32) chunks.push(bytes[b]!.slice(k, k + 32));
+    raws.push(await Promise.all(chunks.map((c) => sharp(c, { failOn: 'none', join: { across: c.length } }).raw().toBuffer())));
+  });
+  bytes = [];
+  const xs: Float32Array[] = [];
+  const unit = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+  await stage('uint8 → float32 cut-apart', (batch, b) => {
+    const out = new Float32Array(batch.length * per);
+    const row = SIZE * 3;
+    let base = 0;
+    for (const data of raws[b]!) {
+      const n = data.length / per;
+      const stride = row * n;
+      for (let k = 0; k < n; k++)
+        for (let y = 0; y < SIZE; y++) {
+          const src = y * stride + k * row;
+          const dst = (base + k) * per + y * row;
+          for (let x = 0; x < row; x++) out[dst + x] = unit[data[src + x]!]!;
+        }
+      base += n;
+    }
+    xs.push(out);
+  });
+  const ort = await createOnnxEmbedderFromBytes(onnx, { threads });
+  await ort.embed(xs[0]!, batches[0]!.length);
+  const ys: Float32Array[] = [];
+  await stage(`ORT run, ${threads} threads (tensor in, copy out)`, async (batch, b) => void ys.push(await ort.embed(xs[b]!, batch.length)));
+  await ort.close();
+  const dim = ys[0]!.length / batches[0]!.length;
+  const rows: Float32Array[][] = [];
+  await stage('L2-normalised rows', (batch, b) => {
+    const y = ys[b]!;
+    rows.push(
+      batch.map((_, j) => {
+        const row = y.slice(j * dim, (j + 1) * dim);
+        let norm = 0;
+        for (let d = 0; d < dim; d++) norm += row[d]! * row[d]!;
+        norm = Math.sqrt(norm);
+        for (let d = 0; d < dim; d++) row[d] = row[d]! / norm;
+        return row;
+      }),
+    );
+  });
+  const blobs: Buffer[][] = [];
+  await stage('float16 encoding', (_, b) => void blobs.push(rows[b]!.map((r) => encodeF16(r))));
+  const db = Catalog.open(':memory:');
+  db.db.exec('PRAGMA foreign_keys = OFF');
+  const put = db.db.prepare(`INSERT OR REPLACE INTO embeddings (encoder, image_id, sha256, dim, dtype, vector) VALUES ('bench', ?, 'x', ?, 'f16', ?)`);
+  const flush = db.db.transaction((b: number) => blobs[b]!.forEach((blob, j) => put.run(b * B + j + 1, dim, blob)));
+  await stage('SQLite writes (one transaction per batch, :memory:)', (_, b) => void flush(b));
+  db.close();
 }
 
 /** A Curio encoder folder as `curio export-encoder --format tfjs` writes it (main/train/runs/export.ts). */

@@ -4,10 +4,14 @@ import type { JobContext } from '../common/jobs.js';
 import type { CurateEncoderInfo } from '../../shared/contract/curate.js';
 import { builtinEncoder, type CurateEncoder, describeEncoder } from './encoders.js';
 
+// one scratch float for reading a float32's bits: a new typed array per value cost ~0.2 ms of CPU per 256-d row
+const F32 = new Float32Array(1);
+const U32 = new Uint32Array(F32.buffer);
+
 /** float32 → IEEE half precision bits, rounding to nearest even. */
 export function toHalf(value: number): number {
-  const f32 = new Float32Array([value]);
-  const x = new Uint32Array(f32.buffer)[0]!;
+  F32[0] = value;
+  const x = U32[0]!;
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
@@ -39,14 +43,24 @@ export function fromHalf(h: number): number {
   return sign * (1 + mant / 1024) * 2 ** (exp - 15);
 }
 
+/** Little-endian float16 bytes of `v`. */
 export function encodeF16(v: Float32Array): Buffer {
-  const out = Buffer.alloc(v.length * 2);
-  for (let i = 0; i < v.length; i++) out.writeUInt16LE(toHalf(v[i]!), i * 2);
+  const out = Buffer.allocUnsafe(v.length * 2);
+  for (let i = 0; i < v.length; i++) {
+    const h = toHalf(v[i]!);
+    out[2 * i] = h & 0xff;
+    out[2 * i + 1] = h >>> 8;
+  }
   return out;
 }
 
-export function decodeF16Into(buf: Buffer, out: Float32Array, offset: number): void {
-  for (let i = 0; i < buf.length / 2; i++) out[offset + i] = fromHalf(buf.readUInt16LE(i * 2));
+/** Every half's float32 value (exact: a half is a float32), built on first use. */
+let halfTable: Float32Array | null = null;
+
+export function decodeF16Into(buf: Uint8Array, out: Float32Array, offset: number): void {
+  const table = (halfTable ??= Float32Array.from({ length: 0x10000 }, (_, h) => fromHalf(h)));
+  const n = buf.length >>> 1;
+  for (let i = 0; i < n; i++) out[offset + i] = table[buf[2 * i]! | (buf[2 * i + 1]! << 8)]!;
 }
 
 interface Stmts {
