@@ -9,12 +9,16 @@ import type { WebGPUBackend, WebGPUProgram } from '@tensorflow/tfjs-backend-webg
  *   relu((x − mean)·rsqrt(var + eps)·γ + β), instead of the ~10 broadcast/elementwise kernels tf.moments, the
  *   normalisation and tf.relu take. Backward: one reduction for Σdz and Σdz·x̂ (dz = dy where y > 0), one
  *   elementwise shader for dx = γ·rstd·(dz − Σdz/M − x̂·Σdz·x̂/M).
- * - CurioBiasRelu: relu(x + b) with b over the last axis, one shader; its gradient is dy·[y > 0] and its sum.
+ * - CurioBiasRelu: relu(x + b) with b over the last axis, one shader. Backward (CurioBiasReluGrad): dx = dy·[y > 0]
+ *   as one elementwise shader and db = Σ dy·[y > 0] over all but the last axis as one reduction, both reading dy and
+ *   y directly, instead of step, mul, step, mul and a transposing sum (a tfjs program writes one output, and slicing
+ *   dx and db out of one packed buffer would copy dx again, so these are two shaders, not one).
  * Off with CURIO_WEBGPU_FUSED=0 (to measure the composed ops against them).
  */
 export const BATCH_NORM_RELU = 'CurioBatchNormRelu';
 const BATCH_NORM_RELU_GRAD = 'CurioBatchNormReluGrad';
 export const BIAS_RELU = 'CurioBiasRelu';
+const BIAS_RELU_GRAD = 'CurioBiasReluGrad';
 
 const WG = 64;
 
@@ -106,15 +110,26 @@ function ensureRegistered(): void {
       return run(backend, new ElementwiseProgram('biasRelu', ['x', 'bias'], x.shape), [x, bias], [int(c)]);
     },
   });
+  tf.registerKernel({
+    kernelName: BIAS_RELU_GRAD,
+    backendName: 'webgpu',
+    kernelFunc: (args) => {
+      const backend = args.backend as unknown as WebGPUBackend;
+      const { dy, y } = args.inputs as Record<'dy' | 'y', tf.TensorInfo>;
+      const c = y.shape.at(-1)!;
+      const rows = tf.util.sizeFromShape(y.shape) / c;
+      const dx = run(backend, new ElementwiseProgram('biasReluBackward', ['dy', 'y'], y.shape), [dy, y], [int(c)]);
+      const db = run(backend, new ChannelReduceProgram('biasReluGradSum', ['dy', 'y'], c), [dy, y], [int(c), int(rows)]);
+      return [dx, db];
+    },
+  });
   tf.registerGradient({
     kernelName: BIAS_RELU,
     outputsToSave: [true],
     gradFunc: (dy, saved) => {
       const [y] = saved as [tf.Tensor];
-      const d = dy as tf.Tensor;
-      const dx = () => tf.mul(d, tf.step(y));
-      const axes = Array.from({ length: y.rank - 1 }, (_, i) => i);
-      return { x: dx, bias: () => tf.sum(tf.mul(d, tf.step(y)), axes) };
+      const [dx, db] = tf.engine().runKernel(BIAS_RELU_GRAD, { dy: dy as tf.Tensor, y } as unknown as tf.NamedTensorMap, {}) as unknown as tf.Tensor[];
+      return { x: () => dx!, bias: () => db! };
     },
   });
 }
@@ -122,7 +137,7 @@ function ensureRegistered(): void {
 const int = (v: number) => ({ type: 'int32', data: [v] });
 const f32 = (v: number) => ({ type: 'float32', data: [v] });
 
-type ElementwiseKind = 'bnReluForward' | 'bnReluBackward' | 'biasRelu';
+type ElementwiseKind = 'bnReluForward' | 'bnReluBackward' | 'biasRelu' | 'biasReluBackward';
 
 /** One thread per element of an NHWC (…, C) tensor; c = index mod C picks the per-channel operands. */
 class ElementwiseProgram implements WebGPUProgram {
@@ -145,7 +160,7 @@ class ElementwiseProgram implements WebGPUProgram {
     // stay under the 65535 workgroups per dimension: a 2-D grid, which the backend's getGlobalIndex folds back
     const groups = Math.ceil(size / WG);
     this.dispatch = groups > 65535 ? [65535, Math.ceil(groups / 65535), 1] : [groups, 1, 1];
-    this.uniforms = key === 'biasRelu' ? 'channels : i32,' : 'channels : i32, rows : i32, eps : f32,';
+    this.uniforms = key === 'biasRelu' || key === 'biasReluBackward' ? 'channels : i32,' : 'channels : i32, rows : i32, eps : f32,';
     this.shaderKey = `curioFused_${key}`;
   }
 
@@ -164,6 +179,8 @@ class ElementwiseProgram implements WebGPUProgram {
         result[index] = weight[c] * rstd * (dz - sums[c] / m - xhat * sums[uniforms.channels + c] / m);`,
       biasRelu: `
         result[index] = max(0.0, x[index] + bias[c]);`,
+      biasReluBackward: `
+        result[index] = select(0.0, dy[index], y[index] > 0.0);`,
     };
     return `
       fn main(index : i32) {
@@ -176,11 +193,12 @@ class ElementwiseProgram implements WebGPUProgram {
   }
 }
 
-type ReduceKind = 'moments' | 'bnReluGradSums';
+type ReduceKind = 'moments' | 'bnReluGradSums' | 'biasReluGradSum';
 
 /**
  * One workgroup per channel: its threads stride over the rows, then a tree sum in workgroup memory. Output [2·C]:
  * moments → mean, then biased variance (a second pass around the mean, as tf.moments); bnReluGradSums → Σdz, then Σdz·x̂.
+ * biasReluGradSum: output [C], Σdz (dz = dy where y > 0).
  */
 class ChannelReduceProgram implements WebGPUProgram {
   outputShape: number[];
@@ -195,10 +213,10 @@ class ChannelReduceProgram implements WebGPUProgram {
     readonly variableNames: string[],
     channels: number,
   ) {
-    this.outputShape = [2 * channels];
+    this.outputShape = [key === 'biasReluGradSum' ? channels : 2 * channels];
     this.dispatchLayout = { x: [0] };
     this.dispatch = [channels, 1, 1];
-    this.uniforms = key === 'moments' ? 'channels : i32, rows : i32,' : 'channels : i32, rows : i32, eps : f32,';
+    this.uniforms = key === 'bnReluGradSums' ? 'channels : i32, rows : i32, eps : f32,' : 'channels : i32, rows : i32,';
     this.shaderKey = `curioFused_${key}`;
   }
 
@@ -212,9 +230,8 @@ class ChannelReduceProgram implements WebGPUProgram {
           }
           workgroupBarrier();
         }`;
-    const body =
-      this.key === 'moments'
-        ? `
+    const bodies: Record<ReduceKind, () => string> = {
+      moments: () => `
         var s = 0.0;
         for (var r = t; r < rows; r = r + ${WG}) {
           s = s + x[r * C + c];
@@ -231,8 +248,8 @@ class ChannelReduceProgram implements WebGPUProgram {
         if (t == 0) {
           result[c] = mean;
           result[C + c] = curioPartial[0] / f32(rows);
-        }`
-        : `
+        }`,
+      bnReluGradSums: () => `
         let mean = stats[c];
         let rstd = inverseSqrt(stats[C + c] + uniforms.eps);
         var sb = 0.0;
@@ -250,7 +267,19 @@ class ChannelReduceProgram implements WebGPUProgram {
         if (t == 0) {
           result[c] = dbeta;
           result[C + c] = curioPartial[0];
-        }`;
+        }`,
+      biasReluGradSum: () => `
+        var s = 0.0;
+        for (var r = t; r < rows; r = r + ${WG}) {
+          let i = r * C + c;
+          s = s + select(0.0, dy[i], y[i] > 0.0);
+        }
+        ${tree('s')}
+        if (t == 0) {
+          result[c] = curioPartial[0];
+        }`,
+    };
+    const body = bodies[this.key]();
     return `
       var<workgroup> curioPartial : array<f32, ${WG}>;
 
