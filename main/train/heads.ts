@@ -17,8 +17,43 @@ export interface MlpSpec {
   init?: WeightInit;
 }
 
+/**
+ * A Sequential (same numbered children, so checkpoint names and EMA pairs are unchanged) whose forward hands each
+ * Linear → ReLU and BatchNorm → ReLU pair to that layer's forwardRelu: on webgpu the pair runs as the fused shaders
+ * of compute/webgpu/fused.ts, forward and backward; on other backends forwardRelu is relu(forward), as before.
+ */
+export class Mlp extends Sequential {
+  /** Each step: one layer, or a Linear/BatchNorm whose following ReLU it applies itself. */
+  private readonly steps: { layer: Module; relu: boolean }[] = [];
+
+  constructor(parts: Module[]) {
+    super(parts);
+    for (let i = 0; i < parts.length; i++) {
+      const layer = parts[i]!;
+      const relu = parts[i + 1] instanceof ReLU && (layer instanceof Linear || layer instanceof BatchNorm);
+      this.steps.push({ layer, relu });
+      if (relu) i++;
+    }
+  }
+
+  /** How many Linear/BatchNorm + ReLU pairs the forward fuses (tests check the heads really take the fused path). */
+  get fusedPairs(): number {
+    return this.steps.filter((s) => s.relu).length;
+  }
+
+  override forward(x: tf.Tensor, options: ForwardOptions): tf.Tensor {
+    let y = x;
+    for (const { layer, relu } of this.steps) {
+      if (!relu) y = layer.forward(y, options);
+      else if (layer instanceof Linear) y = layer.forwardRelu(y);
+      else y = (layer as BatchNorm).forwardRelu(y, options);
+    }
+    return y;
+  }
+}
+
 /** The one MLP builder: [Linear → (BN) → act] × (layers − 1) → Linear → (BN). Children are numbered. */
-export function buildMlp(rng: Rng, spec: MlpSpec): Sequential {
+export function buildMlp(rng: Rng, spec: MlpSpec): Mlp {
   if (!Number.isInteger(spec.layers) || spec.layers < 1) throw new Error(`MLP needs ≥ 1 layer, got ${spec.layers}`);
   const parts: Module[] = [];
   let dim = spec.inDim;
@@ -30,7 +65,7 @@ export function buildMlp(rng: Rng, spec: MlpSpec): Sequential {
   }
   parts.push(new Linear(rng, dim, spec.outDim, { bias: !spec.lastBatchNorm, init: spec.init }));
   if (spec.lastBatchNorm) parts.push(new BatchNorm(spec.outDim, { affine: spec.lastBatchNorm === 'affine' }));
-  return new Sequential(parts);
+  return new Mlp(parts);
 }
 
 type Sizes = Partial<Pick<MlpSpec, 'hiddenDim' | 'outDim'>>;

@@ -111,8 +111,9 @@ export class Linear extends Module {
   /** relu(forward(x)); on webgpu the bias and the ReLU are one fused shader. */
   forwardRelu(x: tf.Tensor): tf.Tensor {
     if (this.bias && x.rank === 2 && x.shape[1] === this.inFeatures) {
-      const fused = biasRelu(tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D), this.bias);
-      if (fused) return fused;
+      // the product is kept for the composed path, so a backend without the fused shader does not multiply twice
+      const product = tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D);
+      return biasRelu(product, this.bias) ?? tf.relu(tf.add(product, this.bias));
     }
     return tf.relu(this.forward(x));
   }
