@@ -268,7 +268,56 @@ export function approximateKnn(data: Float32Array, dim: number, opts: Approximat
     }
     opts.onProgress?.(Math.floor((n + e) / 2));
   }
-  return { n, k, indices, similarities };
+  const graph = { n, k, indices, similarities };
+  mergeReverseNeighbours(graph);
+  return graph;
+}
+
+/**
+ * Where j lists q but q's search missed j, q gains j if it is nearer than q's worst neighbour. The similarity is
+ * already known from j's list, so this costs one pass over the edges (about 1 s at 1M × 10) and no distance. The
+ * HNSW search misses some true neighbours that found it the other way round: on 100k × 256 clustered vectors
+ * (efA 64, efS 32) recall@10 went from 0.972 to 0.983; adding neighbours' neighbours as well (100M more dot
+ * products at 1M) found nothing more there. In place; each row stays sorted, best first.
+ */
+export function mergeReverseNeighbours(graph: KnnGraph): void {
+  const { n, k, indices, similarities } = graph;
+  // the reverse lists, from a snapshot of the graph: rows change below, but only the row being merged
+  const start = new Int32Array(n + 1);
+  for (let e = 0; e < n * k; e++) if (indices[e]! >= 0) start[indices[e]! + 1]!++;
+  for (let i = 0; i < n; i++) start[i + 1]! += start[i]!;
+  const from = new Int32Array(start[n]!);
+  const sim = new Float32Array(start[n]!);
+  const at = start.slice(0, n);
+  for (let q = 0; q < n; q++) {
+    for (let r = 0; r < k; r++) {
+      const j = indices[q * k + r]!;
+      if (j < 0) break;
+      from[at[j]!] = q;
+      sim[at[j]!++] = similarities[q * k + r]!;
+    }
+  }
+  const seen = new Int32Array(n).fill(-1);
+  for (let q = 0; q < n; q++) {
+    const o = q * k;
+    for (let r = 0; r < k && indices[o + r]! >= 0; r++) seen[indices[o + r]!] = q;
+    for (let e = start[q]!; e < start[q + 1]!; e++) {
+      const j = from[e]!;
+      if (seen[j] === q) continue;
+      seen[j] = q;
+      const s = sim[e]!;
+      if (indices[o + k - 1]! >= 0 && !(s > similarities[o + k - 1]!)) continue;
+      // insertion into the sorted row; an empty slot (-1) counts as the worst
+      let p = k - 1;
+      while (p > 0 && (indices[o + p - 1]! < 0 || similarities[o + p - 1]! < s)) {
+        indices[o + p] = indices[o + p - 1]!;
+        similarities[o + p] = similarities[o + p - 1]!;
+        p--;
+      }
+      indices[o + p] = j;
+      similarities[o + p] = s;
+    }
+  }
 }
 
 /** Undirected edges (i < j) of a kNN graph at or above a similarity, each once, with the larger similarity seen. */

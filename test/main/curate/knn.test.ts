@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mulberry32 } from '../../../main/common/random.js';
-import { approximateKnn, exactKnn, knnEdges, recallAtK } from '../../../main/curate/knn.js';
+import { approximateKnn, exactKnn, knnEdges, mergeReverseNeighbours, recallAtK } from '../../../main/curate/knn.js';
 import { decodeF16Into, encodeF16, fromHalf, toHalf } from '../../../main/curate/embeddings.js';
 
 function clustered(n: number, dim: number, seed: number): Float32Array {
@@ -83,6 +83,42 @@ describe('kNN graphs', () => {
       }
     }
     expect(maxErr).toBeLessThan(1e-6);
+  });
+
+  it('merging reverse neighbours gives each row the best k of its own list and of the rows that list it', () => {
+    const n = 150;
+    const k = 6;
+    const rand = mulberry32(9);
+    const sim = Array.from({ length: n }, () => new Float32Array(n));
+    for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) sim[i]![j] = sim[j]![i] = Math.fround(rand() * 2 - 1);
+    const indices = new Int32Array(n * k).fill(-1);
+    const similarities = new Float32Array(n * k).fill(Number.NaN);
+    const lists: number[][] = [];
+    for (let q = 0; q < n; q++) {
+      // a random, partly empty list, as a search with a floor or misses leaves it
+      const size = Math.floor(rand() * (k + 1));
+      const picks = new Set<number>();
+      while (picks.size < size) {
+        const j = Math.floor(rand() * n);
+        if (j !== q) picks.add(j);
+      }
+      const row = [...picks].sort((a, b) => sim[q]![b]! - sim[q]![a]!);
+      lists.push(row);
+      row.forEach((j, r) => {
+        indices[q * k + r] = j;
+        similarities[q * k + r] = sim[q]![j]!;
+      });
+    }
+    const graph = { n, k, indices, similarities };
+    mergeReverseNeighbours(graph);
+    for (let q = 0; q < n; q++) {
+      const union = new Set(lists[q]);
+      lists.forEach((row, other) => row.includes(q) && union.add(other));
+      const want = [...union].sort((a, b) => sim[q]![b]! - sim[q]![a]!).slice(0, k);
+      const got = Array.from(graph.indices.subarray(q * k, q * k + k)).filter((j) => j >= 0);
+      expect(got).toEqual(want);
+      got.forEach((j, r) => expect(graph.similarities[q * k + r]).toBe(sim[q]![j]));
+    }
   });
 
   it('refuses a bad k or shape with a clear error', () => {
