@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import sharp from 'sharp';
 import { CurioError } from '../common/errors.js';
+import { decodeBaselineJpeg } from './jpeg-baseline.js';
 
 /**
  * The decode every encoder input goes through (evaluation features, curation embeddings, attention maps): each image
@@ -12,7 +13,10 @@ import { CurioError } from '../common/errors.js';
  * pipeline). So images that already are what the pipeline would produce, 8-bit 3-channel JPEGs of exactly size ×
  * size with no EXIF block and no ICC profile, are decoded many to one sharp call (`join`, side by side) and cut
  * apart: 0.7–0.9 ms per image (bench/onnx; both at load 12–17). For them rotate, resize, removeAlpha and the colour conversion are all
- * no-ops, so the pixels are the same bytes (test/main/evaluate/decode.test.ts compares both paths). Every other
+ * no-ops, so the pixels are the same bytes (test/main/evaluate/decode.test.ts compares both paths). Most of those
+ * (baseline, 4:2:0 or 4:4:4: every CIFAR JPEG) do not reach sharp at all: jpeg-baseline.ts decodes them in JS with
+ * libjpeg's own integer arithmetic, to the same bytes, for ~0.05 instead of ~0.74 ms of CPU (bench/onnx 'stages',
+ * idle machine); the join takes what it refuses (progressive, 4:2:2, restart intervals…). Every other
  * image (larger, another shape, PNG, grayscale, CMYK, EXIF, ICC) takes the full pipeline, which keeps JPEG
  * shrink-on-load for large photos.
  */
@@ -30,7 +34,11 @@ export async function decodeForEncoder(paths: readonly string[], size: number, s
   });
   const asIs: number[] = [];
   const full: number[] = [];
-  bytes.forEach((b, i) => (isDecodedAsIs(b, size) ? asIs : full).push(i));
+  bytes.forEach((b, i) => {
+    if (!isDecodedAsIs(b, size)) full.push(i);
+    // synchronously, so that the caller's forward pass of the previous batch (on ORT's threads) overlaps it
+    else if (!jsDecode || !decodeBaselineJpeg(b, size, out, i * per)) asIs.push(i);
+  });
   const jobs: Promise<void>[] = full.map((i) => decodeOne(paths[i]!, bytes[i]!, size, out, i * per));
   // several joins, so that the libuv pool spreads them over the cores
   for (let k = 0; k < asIs.length; k += JOIN_CHUNK) {
@@ -47,6 +55,9 @@ export async function decodeForEncoder(paths: readonly string[], size: number, s
 }
 
 const JOIN_CHUNK = 32;
+
+/** CURIO_JPEG_JS=0 sends every as-is JPEG through sharp's join, to measure the JS decoder against it */
+const jsDecode = process.env.CURIO_JPEG_JS !== '0';
 
 /** v / 255 as float32, the same value the division gives */
 const UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
