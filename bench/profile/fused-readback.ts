@@ -1,16 +1,20 @@
 // Two of issue 7's webgpu changes, each against the path it replaces, alternating in one process:
 //   --what fused:    BN + ReLU forward + backward at a shape of the small net, the fused kernels
 //                    (compute/webgpu/fused.ts) vs the composed stock ops (CURIO_WEBGPU_FUSED=0)
+//   --what bias-relu: relu(x + b) forward + backward (dx and db) on --shape (last axis = channels), the fused
+//                    shaders vs add, relu and their stock gradients; wall and process CPU ms per pass
 //   --what readback: SimCLR steps of the small net, the loss read every step (Method.trainStep) vs read in one batch
 //                    every --every steps (trainStepDeferred + one stacked data(), as the session does)
 //
 //   npx tsx bench/profile/fused-readback.ts --what fused [--backend webgpu-gl] [--shape 16,32,32,32] [--reps 5]
+//   npx tsx bench/profile/fused-readback.ts --what bias-relu [--backend webgpu-gl] [--shape 256,2048] [--reps 5]
 //   npx tsx bench/profile/fused-readback.ts --what readback [--backend webgpu-gl] [--image-size 8] [--batch 4] [--steps 10] [--rounds 2]
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, parseBackendPreference } from '../../main/compute/index.js';
 import { createMethod } from '../../main/train/methods/index.js';
+import { biasRelu } from '../../main/compute/webgpu/fused.js';
 import { BatchNorm } from '../../main/train/nn/layers.js';
 
 const { values } = parseArgs({
@@ -59,6 +63,40 @@ if (values.what === 'fused') {
   console.log(`BN+ReLU on [${shape}], 2 forwards + 2 backwards per pass (variableGrads and grad of x), ms per pass:`);
   for (const [mode, t] of Object.entries(times)) console.log(`  ${mode.padEnd(9)} median ${median(t).toFixed(1)}  all ${t.map((v) => v.toFixed(0)).join(' ')}`);
   console.log(`  composed/fused ${(median(times.composed!) / median(times.fused!)).toFixed(2)}x, load ${load()}`);
+} else if (values.what === 'bias-relu') {
+  const shape = values.shape.split(',').map(Number);
+  const c = shape.at(-1)!;
+  const x = tf.randomNormal(shape, 0, 1, 'float32', 1);
+  const b = tf.randomNormal([c], 0, 0.5, 'float32', 2);
+  const dy = tf.randomNormal(shape, 0, 1, 'float32', 3);
+  const f = (xx: tf.Tensor, bb: tf.Tensor) => tf.sum(tf.mul(biasRelu(xx, bb) ?? tf.relu(tf.add(xx, bb)), dy));
+  const pass = async () => {
+    const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const { value, grads } = tf.valueAndGrads(f)([x, b]);
+    await Promise.all([value.data(), ...grads.map((g) => g.data())]);
+    tf.dispose([value, ...grads]);
+    const cpu = process.cpuUsage(cpu0);
+    return { wall: performance.now() - t0, cpu: (cpu.user + cpu.system) / 1000 };
+  };
+  const times: Record<string, { wall: number; cpu: number }[]> = { composed: [], fused: [] };
+  for (const mode of ['composed', 'fused']) {
+    process.env.CURIO_WEBGPU_FUSED = mode === 'fused' ? '1' : '0';
+    await pass(); // compile the shaders
+  }
+  for (let r = 0; r < Number(values.reps); r++) {
+    for (const mode of ['composed', 'fused'] as const) {
+      process.env.CURIO_WEBGPU_FUSED = mode === 'fused' ? '1' : '0';
+      times[mode]!.push(await pass());
+    }
+  }
+  const median = (a: number[]) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)]!;
+  console.log(`bias + ReLU on [${shape}], forward + backward (dx, db) per pass, ms per pass:`);
+  for (const [mode, t] of Object.entries(times)) {
+    console.log(`  ${mode.padEnd(9)} wall median ${median(t.map((v) => v.wall)).toFixed(1)}  cpu median ${median(t.map((v) => v.cpu)).toFixed(1)}  wall all ${t.map((v) => v.wall.toFixed(0)).join(' ')}`);
+  }
+  const ratio = (k: 'wall' | 'cpu') => (median(times.composed!.map((v) => v[k])) / median(times.fused!.map((v) => v[k]))).toFixed(2);
+  console.log(`  composed/fused wall ${ratio('wall')}x, cpu ${ratio('cpu')}x, load ${load()}`);
 } else {
   const size = Number(values['image-size']);
   const batch = Number(values.batch);
