@@ -1,5 +1,5 @@
-import { CancelledError } from '../common/errors.js';
 import os from 'node:os';
+import { CancelledError } from '../common/errors.js';
 import { newHnswIndex, rescore } from './knn.js';
 
 export interface CrossKnn {
@@ -7,6 +7,14 @@ export interface CrossKnn {
   /** base indices, row-major queries×k, best first; -1 where a row has fewer than k */
   indices: Int32Array;
   similarities: Float32Array;
+}
+
+export interface CrossKnnOptions {
+  signal?: AbortSignal;
+  onProgress?: (done: number) => void;
+  /** rows that take no part (e.g. images without a descriptor) */
+  skipQueries?: ReadonlySet<number>;
+  skipBase?: ReadonlySet<number>;
 }
 
 /**
@@ -20,7 +28,7 @@ export function crossKnn(
   base: Float32Array,
   dim: number,
   k: number,
-  opts: { signal?: AbortSignal; onProgress?: (done: number) => void; skipQueries?: ReadonlySet<number>; skipBase?: ReadonlySet<number> } = {},
+  opts: CrossKnnOptions = {},
 ): CrossKnn {
   const nq = queries.length / dim;
   const nb = base.length / dim;
@@ -89,7 +97,7 @@ export function approximateCrossKnn(
   base: Float32Array,
   dim: number,
   k: number,
-  opts: { signal?: AbortSignal; onProgress?: (done: number) => void; skipQueries?: ReadonlySet<number>; skipBase?: ReadonlySet<number> } = {},
+  opts: CrossKnnOptions = {},
 ): CrossKnn {
   const nq = queries.length / dim;
   const nb = base.length / dim;
