@@ -78,8 +78,19 @@ function start(): void {
     return result.canceled ? [] : result.filePaths;
   };
 
+  const pickModelFile = async (): Promise<string | null> => {
+    const options = {
+      title: 'Choose an encoder model',
+      properties: ['openFile'] as Array<'openFile'>,
+      filters: [{ name: 'Encoder models (.onnx, model.json)', extensions: ['onnx', 'json'] }],
+    };
+    const result = mainWindow ? await dialog.showOpenDialog(mainWindow, options) : await dialog.showOpenDialog(options);
+    return result.canceled ? null : (result.filePaths[0] ?? null);
+  };
+
   const dispatch = createServiceDispatcher(services, {
     'app.pickFolders': async () => ({ supported: true, paths: await pickFolders() }),
+    'app.pickModelFile': async () => ({ supported: true, path: await pickModelFile() }),
   });
 
   const isTrustedSender = (event: IpcMainInvokeEvent): boolean => {

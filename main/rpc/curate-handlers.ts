@@ -3,7 +3,7 @@ import { parseDedupOptions, runDedup } from '../curate/dedup.js';
 import { checkEncoderSpec } from '../curate/encoders.js';
 import type { HandlerGroup } from './types.js';
 
-type CurateRequest = 'curate.dedup';
+type CurateRequest = 'curate.dedup' | 'app.pickModelFile';
 
 export function curateHandlers(s: Services): HandlerGroup<CurateRequest> {
   return {
@@ -21,5 +21,7 @@ export function curateHandlers(s: Services): HandlerGroup<CurateRequest> {
       );
       return { jobId };
     },
+    // the Electron shell overrides this with its file dialog (main/app/main.ts)
+    'app.pickModelFile': () => ({ supported: false, path: null }),
   };
 }

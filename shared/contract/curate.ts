@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { request } from './define.js';
-import { DatasetName, Id } from './common.js';
+import { DatasetName, Empty, Id } from './common.js';
 
 export const DedupStrategy = z.enum(['exact', 'phash', 'embedding']);
 export type DedupStrategy = z.infer<typeof DedupStrategy>;
@@ -125,5 +125,10 @@ export const curateRequests = {
     'Start near-duplicate detection on a dataset (report only unless `apply` names a new curated version); the DedupResult arrives as the job result',
     DedupInput,
     z.object({ jobId: z.string() }),
+  ),
+  'app.pickModelFile': request(
+    'Ask the user for an encoder model file (a .onnx file or a model.json) with the native dialog; unsupported in browser mode, where the path field stands in',
+    Empty,
+    z.object({ supported: z.boolean(), path: z.string().nullable() }),
   ),
 } as const;

@@ -81,6 +81,8 @@ test.describe('Curation page against curio serve', () => {
   let tmp: string;
   let server: CurioServer;
   let vitRun: number;
+  /** the ViT run's encoder as `curio export-encoder --format onnx` writes it */
+  let exportedOnnx: string;
 
   test.beforeAll(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'curio-e2e-curation-'));
@@ -91,6 +93,13 @@ test.describe('Curation page against curio serve', () => {
       env: { ...process.env, CURIO_FROM_SOURCE: '' },
     });
     vitRun = await randomInitVitRun(db, tmp, 'pics');
+    const exported = await run(
+      process.execPath,
+      [path.join(root, 'bin/curio.js'), 'export-encoder', '--run', String(vitRun), '--format', 'onnx', '--out', path.join(tmp, 'exported'), '--db', db, '--json'],
+      { cwd: root, env: { ...process.env, CURIO_FROM_SOURCE: '' } },
+    );
+    exportedOnnx = (JSON.parse(exported.stdout.trim().split('\n').at(-1)!) as { files: string[] }).files.find((f) => f.endsWith('.onnx'))!;
+    fs.writeFileSync(path.join(tmp, 'not-a-model.onnx'), 'these bytes are not an ONNX graph');
     server = await startCurio(db);
   });
 
@@ -172,13 +181,53 @@ test.describe('Curation page against curio serve', () => {
     await page.getByTestId('nav-curation').click();
     await page.getByTestId('dedup-dataset').selectOption('pics');
     const select = page.getByTestId('dedup-encoder');
-    await expect(select.locator('option')).toHaveText(['Built-in descriptor', new RegExp(`^Run ${vitRun}: dino-vit-tiny \\(random init\\) \\(vit-tiny, step \\d+\\)$`)]);
+    await expect(select.locator('option')).toHaveText(['Built-in descriptor', new RegExp(`^Run ${vitRun}: dino-vit-tiny \\(random init\\) \\(vit-tiny, step \\d+\\)$`), 'Model file…']);
     await select.selectOption(String(vitRun));
     await page.getByTestId('dedup-run').click();
     const summary = page.getByTestId('dedup-summary');
     await expect(summary).toContainText(`run ${vitRun} (vit-tiny, step 1) on onnxruntime`, { timeout: 60_000 });
     await expect(summary).toContainText('of 14 images');
     await expect(summary).not.toContainText('not embedded');
+    expect(pageErrors).toEqual([]);
+  });
+
+  test('"Model file…" runs dedup with an exported .onnx encoder and names it; a bad path shows main\'s one-line error', async ({ page }) => {
+    const pageErrors: string[] = [];
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    await page.goto(server.url);
+    await expect(page.getByTestId('connection-status')).toHaveText(/connected/);
+    await page.getByTestId('nav-curation').click();
+    await page.getByTestId('dedup-dataset').selectOption('pics');
+    await page.getByTestId('dedup-encoder').selectOption('file');
+    const field = page.getByTestId('dedup-encoder-path');
+    const hint = page.getByTestId('dedup-encoder-path-hint');
+    const runButton = page.getByTestId('dedup-run');
+    // browser mode has no file dialog: the path field is the way in
+    await expect(page.getByTestId('dedup-encoder-browse')).toHaveCount(0);
+    await expect(runButton).toBeDisabled();
+    await field.fill('exported/model.onnx');
+    await expect(hint).toHaveText(/full path/);
+    await expect(runButton).toBeDisabled();
+
+    // a file that is not a model: the job fails and the page shows main's error on one line
+    await field.fill(path.join(tmp, 'not-a-model.onnx'));
+    await expect(runButton).toBeEnabled();
+    await runButton.click();
+    const error = page.getByTestId('curation-error');
+    await expect(error).toContainText(`cannot load ONNX encoder ${path.join(tmp, 'not-a-model.onnx')}`, { timeout: 30_000 });
+    expect((await error.innerText()).includes('\n')).toBe(false);
+    // a path that is not there: refused before a job starts
+    await field.fill(path.join(tmp, 'missing', 'model.onnx'));
+    await runButton.click();
+    await expect(error).toHaveText(`encoder ${path.join(tmp, 'missing', 'model.onnx')} does not exist`);
+
+    await field.fill(exportedOnnx);
+    await runButton.click();
+    const summary = page.getByTestId('dedup-summary');
+    await expect(summary).toContainText(`${exportedOnnx} on onnxruntime`, { timeout: 60_000 });
+    await expect(summary).toContainText('of 14 images');
+    await expect(summary).not.toContainText('not embedded');
+    await expect(error).toHaveCount(0);
     expect(pageErrors).toEqual([]);
   });
 });

@@ -271,6 +271,17 @@ describe('Electron main process (fake electron module)', () => {
     expect(await invoke(trustedEvent(), 'app.pickFolders', {})).toEqual({ ok: true, result: { supported: true, paths: [] } });
   });
 
+  it('picks one encoder model file with the native dialog (.onnx or model.json); cancel gives no path', async () => {
+    const model = path.join(folder, 'model.onnx');
+    fake.state.dialogResult = { canceled: false, filePaths: [model] };
+    expect(await invoke(trustedEvent(), 'app.pickModelFile', {})).toEqual({ ok: true, result: { supported: true, path: model } });
+    const options = fake.state.dialogCalls.at(-1)!.at(-1) as { properties: string[]; filters: { extensions: string[] }[] };
+    expect(options.properties).toEqual(['openFile']);
+    expect(options.filters.flatMap((f) => f.extensions)).toEqual(['onnx', 'json']);
+    fake.state.dialogResult = { canceled: true, filePaths: [] };
+    expect(await invoke(trustedEvent(), 'app.pickModelFile', {})).toEqual({ ok: true, result: { supported: true, path: null } });
+  });
+
   it('imports from the menu\'s "Add Folder…", pushes progress events to the window, and serves the thumbnails on curio:', async () => {
     const fileMenu = (fake.state.menuTemplate as { label?: string; submenu?: { label?: string; click?: () => void }[] }[]).find((m) => m.label === 'File')!;
     const add = fileMenu.submenu!.find((i) => i.label === 'Add Folder…')!;

@@ -29,8 +29,19 @@ export class CurationStore {
   keep = $state<KeepRule>(DEDUP_DEFAULTS.keep);
   /** runs whose encoder can embed: finished or stopped, with a checkpoint */
   encoderRuns = $state.raw<Run[]>([]);
-  /** 'builtin' (the descriptor) or a run id; dedup and the review embed with the same one */
-  encoder = $state<'builtin' | number>('builtin');
+  /** 'builtin' (the descriptor), a run id, or 'file' (the model at `modelPath`); dedup and the review embed with the same one */
+  encoder = $state<'builtin' | 'file' | number>('builtin');
+  /** a .onnx file, a model.json, or a folder holding either (a Curio encoder export); main resolves it */
+  modelPath = $state('');
+  /** what is wrong with `modelPath` before main is asked; main checks that it exists and loads */
+  readonly modelPathProblem = $derived.by(() => {
+    if (this.encoder !== 'file') return null;
+    const p = this.modelPath.trim();
+    if (p === '') return 'Enter the path of a .onnx file, a model.json or an encoder folder.';
+    // main runs in another folder than the user thinks of: a relative path would resolve against it
+    if (!isAbsolutePath(p)) return 'Give the full path (starting with / or a drive letter).';
+    return null;
+  });
 
   dedupJob = $state.raw<JobProgress | null>(null);
   reviewJob = $state.raw<JobProgress | null>(null);
@@ -96,15 +107,29 @@ export class CurationStore {
       // without runs the built-in descriptor is the only choice, which is what the select then offers
       this.encoderRuns = [];
     }
-    if (this.encoder !== 'builtin' && !this.encoderRuns.some((r) => r.id === this.encoder)) this.encoder = 'builtin';
+    if (typeof this.encoder === 'number' && !this.encoderRuns.some((r) => r.id === this.encoder)) this.encoder = 'builtin';
   }
 
   toggleStrategy(s: DedupStrategy, on: boolean): void {
     this.strategies = on ? [...new Set([...this.strategies, s])] : this.strategies.filter((x) => x !== s);
   }
 
+  /** The native file dialog (Electron); where there is none (browser mode) the path field is the only way. */
+  async pickModelFile(): Promise<void> {
+    try {
+      const r = await api.call('app.pickModelFile', {});
+      if (r.path) this.modelPath = r.path;
+    } catch (err) {
+      this.error = errorText(err);
+    }
+  }
+
   async runReview(dataset = this.dataset): Promise<void> {
     if (!dataset) return;
+    if (this.modelPathProblem) {
+      this.error = this.modelPathProblem;
+      return;
+    }
     this.error = null;
     this.review = null;
     try {
@@ -120,6 +145,10 @@ export class CurationStore {
     if (!this.dataset) return;
     if (this.strategies.length === 0) {
       this.error = 'Pick at least one strategy.';
+      return;
+    }
+    if (this.modelPathProblem) {
+      this.error = this.modelPathProblem;
       return;
     }
     this.error = null;
@@ -144,8 +173,9 @@ export class CurationStore {
     }
   }
 
-  private encoderInput(): { encoder?: number } {
-    return this.encoder === 'builtin' ? {} : { encoder: this.encoder };
+  private encoderInput(): { encoder?: number | string } {
+    if (this.encoder === 'builtin') return {};
+    return { encoder: this.encoder === 'file' ? this.modelPath.trim() : this.encoder };
   }
 
   async cancel(job: JobProgress): Promise<void> {
@@ -221,6 +251,11 @@ export class CurationStore {
       if (p.state === 'failed') this.error = p.error ?? 'review failed';
     }
   }
+}
+
+/** POSIX /…, Windows C:\… or C:/…, and UNC \\server\share paths. */
+export function isAbsolutePath(p: string): boolean {
+  return p.startsWith('/') || /^[A-Za-z]:[\\/]/.test(p) || p.startsWith('\\\\');
 }
 
 function placeholder(jobId: string, kind: JobProgress['kind']): JobProgress {
