@@ -8,8 +8,8 @@
 //              rows, float16 rows), with the encoder resolved from a .onnx file (ORT) or a Curio encoder folder
 //              forced to tfjs, as `curio dedup --encoder` resolves them;
 //   stages     (not in the default parts) each stage of the ORT end-to-end path timed alone over all images, in
-//              batches of 64, CPU ms per image: file reads, the header check, the sharp join (raw bytes), the uint8 →
-//              float32 cut-apart, ORT run (tensor in, copy out), L2 normalisation, float16 encoding, SQLite writes.
+//              batches of 64, CPU ms per image: file reads, the header check, the sharp join (raw bytes), the JS
+//              baseline decoder (checked equal to the join), the uint8 → float32 cut-apart, ORT run (tensor in, copy out), L2 normalisation, float16 encoding, SQLite writes.
 // The goal (issue 5): ≥ 1,000 img/s for the small CNN on 2 cores.
 // Options: --images 1000 --large 48 --backbones small,resnet18 --batch 128 --threads 2 --seconds 6
 //          --tfjs-images 128 (end-to-end tfjs is slow: it embeds fewer images) --parts decode,inference,e2e
@@ -27,6 +27,7 @@ import { initBackend } from '../../main/compute/backend.js';
 import { embedImages, encodeF16 } from '../../main/curate/embeddings.js';
 import { resolveEncoder } from '../../main/curate/encoders.js';
 import { decodeForEncoder, isDecodedAsIs } from '../../main/evaluate/decode.js';
+import { decodeBaselineJpeg } from '../../main/evaluate/jpeg-baseline.js';
 import { encoderToOnnx } from '../../main/onnx/encoder.js';
 import { createOnnxEmbedderFromBytes } from '../../main/onnx/runtime.js';
 import { createBackbone } from '../../main/train/models/index.js';
@@ -147,6 +148,15 @@ try {
       if (!same) throw new Error(`decodeForEncoder differs from the full pipeline on ${name}`);
       rateFigures(`decode ${name} → 32 px, full pipeline per image (before)`, await timed(set.length, async () => void (await decodeAll(decodePerImage, set))));
       rateFigures(`decode ${name} → 32 px, decodeForEncoder (same bytes)`, await timed(set.length, async () => void (await decodeAll(decodeForEncoder, set))));
+      // the same without the JS baseline decoder: every as-is JPEG through sharp's join, as before it
+      process.env.CURIO_JPEG_JS = '0';
+      try {
+        const joined = await decodeAll(decodeForEncoder, set.slice(0, batch));
+        if (!Buffer.from(joined.buffer).equals(Buffer.from(now.buffer))) throw new Error(`the JS decoder differs from sharp's join on ${name}`);
+        rateFigures(`decode ${name} → 32 px, decodeForEncoder, sharp join only (CURIO_JPEG_JS=0)`, await timed(set.length, async () => void (await decodeAll(decodeForEncoder, set))));
+      } finally {
+        delete process.env.CURIO_JPEG_JS;
+      }
     }
   }
 
@@ -237,6 +247,14 @@ async function stages(label: string, onnx: Uint8Array, paths: readonly string[])
     for (let k = 0; k < bytes[b]!.length; k += 32) chunks.push(bytes[b]!.slice(k, k + 32));
     raws.push(await Promise.all(chunks.map((c) => sharp(c, { failOn: 'none', join: { across: c.length } }).raw().toBuffer())));
   });
+  const js: Float32Array[] = [];
+  await stage('JS baseline decoder (jpeg-baseline.ts), to float32', (batch, b) => {
+    const out = new Float32Array(batch.length * per);
+    bytes[b]!.forEach((x, k) => {
+      if (!decodeBaselineJpeg(x, SIZE, out, k * per)) throw new Error(`${batch[k]} is not baseline 4:2:0/4:4:4`);
+    });
+    js.push(out);
+  });
   bytes = [];
   const xs: Float32Array[] = [];
   const unit = Float32Array.from({ length: 256 }, (_, v) => v / 255);
@@ -258,6 +276,9 @@ async function stages(label: string, onnx: Uint8Array, paths: readonly string[])
     xs.push(out);
   });
   const ort = await createOnnxEmbedderFromBytes(onnx, { threads });
+  xs.forEach((x, b) => {
+    if (!Buffer.from(x.buffer).equals(Buffer.from(js[b]!.buffer))) throw new Error(`batch ${b}: the JS decoder differs from sharp's join`);
+  });
   await ort.embed(xs[0]!, batches[0]!.length);
   const ys: Float32Array[] = [];
   await stage(`ORT run, ${threads} threads (tensor in, copy out)`, async (batch, b) => void ys.push(await ort.embed(xs[b]!, batch.length)));

@@ -37,7 +37,7 @@ export async function decodeForEncoder(paths: readonly string[], size: number, s
   bytes.forEach((b, i) => {
     if (!isDecodedAsIs(b, size)) full.push(i);
     // synchronously, so that the caller's forward pass of the previous batch (on ORT's threads) overlaps it
-    else if (!jsDecode || !decodeBaselineJpeg(b, size, out, i * per)) asIs.push(i);
+    else if (!jsDecode() || !decodeBaselineJpeg(b, size, out, i * per)) asIs.push(i);
   });
   const jobs: Promise<void>[] = full.map((i) => decodeOne(paths[i]!, bytes[i]!, size, out, i * per));
   // several joins, so that the libuv pool spreads them over the cores
@@ -57,7 +57,7 @@ export async function decodeForEncoder(paths: readonly string[], size: number, s
 const JOIN_CHUNK = 32;
 
 /** CURIO_JPEG_JS=0 sends every as-is JPEG through sharp's join, to measure the JS decoder against it */
-const jsDecode = process.env.CURIO_JPEG_JS !== '0';
+const jsDecode = () => process.env.CURIO_JPEG_JS !== '0';
 
 /** v / 255 as float32, the same value the division gives */
 const UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);

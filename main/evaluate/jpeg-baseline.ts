@@ -221,6 +221,98 @@ interface Component {
 }
 
 const coef = new Int32Array(64);
+const QUANT_SCRATCH = Array.from({ length: 8 }, () => new Int32Array(64));
+
+/** Planes reused from call to call (the decoder is synchronous): three components, two upsampled chroma planes. */
+const planes: Uint8Array[] = [];
+function scratch(k: number, length: number): Uint8Array {
+  if (planes[k]?.length !== length) planes[k] = new Uint8Array(length);
+  return planes[k]!;
+}
+
+/** The entropy-coded data as a bit stream: stuffed zero bytes dropped, zeros fed in from a marker on (as libjpeg does). */
+class BitReader {
+  private b: Uint8Array = new Uint8Array(0);
+  private pos = 0;
+  private acc = 0;
+  private nbits = 0;
+  /** zero bits fed in past a marker, at the bottom of the buffer; consuming any means the data ran out */
+  private fake = 0;
+
+  reset(b: Uint8Array, pos: number): this {
+    this.b = b;
+    this.pos = pos;
+    this.acc = 0;
+    this.nbits = 0;
+    this.fake = 0;
+    return this;
+  }
+
+  ranOut(): boolean {
+    return this.nbits < this.fake;
+  }
+
+  private fill(): void {
+    const b = this.b;
+    while (this.nbits <= 24) {
+      let byte = 0;
+      if (this.fake === 0 && this.pos < b.length) {
+        byte = b[this.pos]!;
+        if (byte === 0xff) {
+          if (b[this.pos + 1] === 0) this.pos += 2;
+          else {
+            byte = 0;
+            this.fake += 8;
+          }
+        } else this.pos++;
+      } else this.fake += 8;
+      this.acc = (this.acc << 8) | byte;
+      this.nbits += 8;
+    }
+  }
+
+  decode(t: HuffTable): number {
+    if (this.nbits < 16) this.fill();
+    const e = t.lookup[(this.acc >>> (this.nbits - LOOKAHEAD)) & ((1 << LOOKAHEAD) - 1)]!;
+    if (e !== 0) {
+      this.nbits -= e >> 8;
+      return e & 0xff;
+    }
+    for (let len = LOOKAHEAD + 1; len <= 16; len++) {
+      const code = (this.acc >>> (this.nbits - len)) & ((1 << len) - 1);
+      if (code <= t.maxcode[len]!) {
+        this.nbits -= len;
+        return t.symbols[t.valoffset[len]! + code]!;
+      }
+    }
+    throw UNSUPPORTED;
+  }
+
+  receiveExtend(s: number): number {
+    if (this.nbits < 16) this.fill();
+    this.nbits -= s;
+    const v = (this.acc >>> this.nbits) & ((1 << s) - 1);
+    return v < 1 << (s - 1) ? v - (1 << s) + 1 : v;
+  }
+}
+const reader = new BitReader();
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Tables seen lately, by their bytes (class, counts, symbols): files from one encoder share them, and building one costs more than decoding a 32 px image's blocks. */
+const huffCache: { key: Uint8Array; table: HuffTable }[] = [];
+function cachedHuff(key: Uint8Array): HuffTable {
+  for (const e of huffCache) if (sameBytes(e.key, key)) return e.table;
+  const own = key.slice();
+  const table = buildHuff(own.subarray(1, 17), own.subarray(17), own[0]! >> 4 === 0);
+  huffCache.unshift({ key: own, table });
+  if (huffCache.length > 16) huffCache.pop();
+  return table;
+}
 
 /**
  * Decodes `b` into `out` at `offset` as size × size × 3 floats v / 255 (what decodeForEncoder returns), or returns
@@ -238,6 +330,7 @@ export function decodeBaselineJpeg(b: Uint8Array, size: number, out: Float32Arra
 function decode(b: Uint8Array, size: number, out: Float32Array, offset: number): boolean {
   if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return false;
   const quant: (Int32Array | null)[] = [null, null, null, null];
+  let quantUsed = 0;
   const dcTables: (HuffTable | null)[] = [null, null, null, null];
   const acTables: (HuffTable | null)[] = [null, null, null, null];
   let comps: Component[] | null = null;
@@ -267,7 +360,9 @@ function decode(b: Uint8Array, size: number, out: Float32Array, offset: number):
         const pq = b[p]! >> 4;
         const tq = b[p]! & 15;
         if (pq !== 0 || tq > 3 || p + 65 > end) return false;
-        const q = new Int32Array(64);
+        // a table slot may be redefined: each definition gets its own scratch array
+        if (quantUsed === QUANT_SCRATCH.length) return false;
+        const q = QUANT_SCRATCH[quantUsed++]!;
         for (let k = 0; k < 64; k++) q[NATURAL_ORDER[k]!] = b[p + 1 + k]!;
         quant[tq] = q;
         p += 65;
@@ -281,7 +376,7 @@ function decode(b: Uint8Array, size: number, out: Float32Array, offset: number):
         let total = 0;
         for (let k = 0; k < 16; k++) total += counts[k]!;
         if (total > 256 || p + 17 + total > end) return false;
-        const table = buildHuff(counts, b.slice(p + 17, p + 17 + total), tc === 0);
+        const table = cachedHuff(b.subarray(p, p + 17 + total));
         (tc === 0 ? dcTables : acTables)[th] = table;
         p += 17 + total;
       }
@@ -338,57 +433,13 @@ function decodeScan(
   const mcuSize = subsampled ? 16 : 8;
   if (size % mcuSize !== 0) return false;
   const mcus = size / mcuSize;
-  for (const c of comps) {
+  comps.forEach((c, k) => {
     c.width = mcus * c.h * 8;
-    c.plane = new Uint8Array(c.width * mcus * c.v * 8);
+    c.plane = scratch(k, c.width * mcus * c.v * 8);
     c.pred = 0;
-  }
+  });
 
-  let pos = start;
-  let acc = 0;
-  let nbits = 0;
-  /** zero bits fed in past a marker, at the bottom of the buffer; consuming any means the data ran out */
-  let fake = 0;
-  const fill = () => {
-    while (nbits <= 24) {
-      let byte = 0;
-      if (fake === 0 && pos < b.length) {
-        byte = b[pos]!;
-        if (byte === 0xff) {
-          const next = b[pos + 1];
-          if (next === 0) pos += 2;
-          else {
-            byte = 0;
-            fake += 8;
-          }
-        } else pos++;
-      } else fake += 8;
-      acc = (acc << 8) | byte;
-      nbits += 8;
-    }
-  };
-  const decodeHuff = (t: HuffTable): number => {
-    if (nbits < 16) fill();
-    const e = t.lookup[(acc >>> (nbits - LOOKAHEAD)) & ((1 << LOOKAHEAD) - 1)]!;
-    if (e !== 0) {
-      nbits -= e >> 8;
-      return e & 0xff;
-    }
-    for (let len = LOOKAHEAD + 1; len <= 16; len++) {
-      const code = (acc >>> (nbits - len)) & ((1 << len) - 1);
-      if (code <= t.maxcode[len]!) {
-        nbits -= len;
-        return t.symbols[t.valoffset[len]! + code]!;
-      }
-    }
-    throw UNSUPPORTED;
-  };
-  const receiveExtend = (s: number): number => {
-    if (nbits < 16) fill();
-    nbits -= s;
-    const v = (acc >>> nbits) & ((1 << s) - 1);
-    return v < 1 << (s - 1) ? v - (1 << s) + 1 : v;
-  };
+  const bits = reader.reset(b, start);
 
   const totalMcus = mcus * mcus;
   for (let m = 0; m < totalMcus; m++) {
@@ -401,12 +452,12 @@ function decodeScan(
       for (let by = 0; by < c.v; by++) {
         for (let bx = 0; bx < c.h; bx++) {
           coef.fill(0);
-          const t = decodeHuff(dcT);
-          c.pred += t === 0 ? 0 : receiveExtend(t);
+          const t = bits.decode(dcT);
+          c.pred += t === 0 ? 0 : bits.receiveExtend(t);
           // libjpeg keeps the predictor in an int and the coefficient in 16 bits
           coef[0] = ((c.pred << 16) >> 16) * q[0]!;
           for (let k = 1; k < 64; ) {
-            const rs = decodeHuff(acT);
+            const rs = bits.decode(acT);
             const s = rs & 15;
             const r = rs >> 4;
             if (s === 0) {
@@ -417,7 +468,7 @@ function decodeScan(
             k += r;
             if (k > 63) throw UNSUPPORTED;
             const z = NATURAL_ORDER[k]!;
-            coef[z] = receiveExtend(s) * q[z]!;
+            coef[z] = bits.receiveExtend(s) * q[z]!;
             k++;
           }
           const row = (my * c.v + by) * 8;
@@ -427,7 +478,7 @@ function decodeScan(
       }
     }
   }
-  if (nbits < fake) throw UNSUPPORTED;
+  if (bits.ranOut()) throw UNSUPPORTED;
 
   const Y = y.plane;
   const per = size * size * 3;
@@ -438,8 +489,8 @@ function decodeScan(
     for (let p = 0, o = offset; p < size * size; p++, o += 3) writeRgb(Y[p]!, Cb[p]!, Cr[p]!, out, o);
     return true;
   }
-  const Cb = upsampleH2V2(cb.plane, size / 2);
-  const Cr = upsampleH2V2(cr.plane, size / 2);
+  const Cb = upsampleH2V2(cb.plane, size / 2, scratch(3, size * size));
+  const Cr = upsampleH2V2(cr.plane, size / 2, scratch(4, size * size));
   for (let p = 0, o = offset; p < size * size; p++, o += 3) writeRgb(Y[p]!, Cb[p]!, Cr[p]!, out, o);
   return true;
 }
@@ -454,9 +505,8 @@ function writeRgb(yy: number, cbv: number, crv: number, out: Float32Array, o: nu
  * libjpeg's h2v2_fancy_upsample of an n × n plane to 2n × 2n: each output sample is 9/16, 3/16, 3/16, 1/16 of its
  * four nearest input samples, the rows above the first and below the last being copies of them.
  */
-function upsampleH2V2(src: Uint8Array, n: number): Uint8Array {
+function upsampleH2V2(src: Uint8Array, n: number, dst: Uint8Array): Uint8Array {
   const w = 2 * n;
-  const dst = new Uint8Array(w * w);
   for (let r = 0; r < n; r++) {
     const near = r * n;
     for (let v = 0; v < 2; v++) {
