@@ -9,12 +9,12 @@ import {
 import type { Catalog, DatasetImage } from '../catalog/catalog.js';
 import { conflict, invalid } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
-import { nearestNeighbours } from './cross-knn.js';
-import { embedImages } from './embeddings.js';
-import { withEncoder } from './encoders.js';
 import { mulberry32 } from '../common/random.js';
 import { defaultClusterCount, kmeans } from './kmeans.js';
+import { embedImages } from './embeddings.js';
+import { withEncoder } from './encoders.js';
 import { parseCurateOptions } from './options.js';
+import { embedTwoSets, nearestBetween } from './two-sets.js';
 
 export function parseBalanceOptions(input: unknown): BalanceOptions {
   return parseCurateOptions(BalanceInput, input);
@@ -148,30 +148,19 @@ export async function runBalance(catalog: Catalog, options: BalanceOptions, ctx:
 }
 
 /**
- * Retrieval around a curated seed set: the `perImage` nearest pool images (descriptor cosine, exact) of every seed
+ * Retrieval around a curated seed set: the `perImage` nearest pool images (cosine of the encoder's embeddings) of every seed
  * image, as one deduplicated union in pool order.
  */
 export async function runRetrieve(catalog: Catalog, options: RetrieveOptions, ctx: JobContext): Promise<RetrieveResult> {
   const started = performance.now();
   const opts = parseRetrieveOptions(options);
-  const datasetId = catalog.datasetIdByName(opts.dataset);
-  const seedId = catalog.datasetIdByName(opts.seedDataset);
-  if (opts.apply !== undefined && catalog.findDatasetByName(opts.apply)) throw conflict(`a dataset named "${opts.apply}" already exists`);
-  ctx.setPhase('loading');
-  const pool = catalog.datasetImages(datasetId);
-  const seeds = catalog.datasetImages(seedId);
-  const [poolEmb, seedEmb] = await withEncoder(catalog, opts.encoder, async (encoder) => [
-    await embedImages(catalog, pool, ctx, { encoder }),
-    await embedImages(catalog, seeds, ctx, { encoder }),
-  ]);
+  const { datasetId, pool, other: seeds, poolEmb, otherEmb: seedEmb } = await embedTwoSets(
+    catalog,
+    { dataset: opts.dataset, other: opts.seedDataset, apply: opts.apply, encoder: opts.encoder },
+    ctx,
+  );
   ctx.setPhase('retrieving', seeds.length);
-  const near = nearestNeighbours(seedEmb.vectors, poolEmb.vectors, poolEmb.dim, opts.perImage, {
-    signal: ctx.signal,
-    onProgress: (d) => ctx.progress(d),
-    skipQueries: new Set(seedEmb.failed),
-    skipBase: new Set(poolEmb.failed),
-  });
-  ctx.throwIfCancelled();
+  const near = nearestBetween(seedEmb, poolEmb, opts.perImage, ctx);
   const chosen = new Set<number>();
   for (const j of near.indices) if (j >= 0) chosen.add(j);
   const keep = [...chosen].sort((a, b) => a - b);

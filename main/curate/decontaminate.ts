@@ -4,13 +4,10 @@ import {
   type DecontaminateResult,
 } from '../../shared/contract/curate-versions.js';
 import type { Catalog, DatasetImage } from '../catalog/catalog.js';
-import { conflict } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
-import { nearestNeighbours } from './cross-knn.js';
-import { embedImages } from './embeddings.js';
-import { withEncoder } from './encoders.js';
 import { parseHash64, popcount32, type Hash64 } from './hamming-index.js';
 import { parseCurateOptions } from './options.js';
+import { embedTwoSets, nearestBetween } from './two-sets.js';
 
 export function parseDecontaminateOptions(input: unknown): DecontaminateOptions {
   return parseCurateOptions(DecontaminateInput, input);
@@ -26,27 +23,13 @@ export function parseDecontaminateOptions(input: unknown): DecontaminateOptions 
 export async function runDecontaminate(catalog: Catalog, options: DecontaminateOptions, ctx: JobContext): Promise<DecontaminateResult> {
   const started = performance.now();
   const opts = parseDecontaminateOptions(options);
-  const datasetId = catalog.datasetIdByName(opts.dataset);
-  const againstId = catalog.datasetIdByName(opts.against);
-  if (opts.apply !== undefined && catalog.findDatasetByName(opts.apply)) throw conflict(`a dataset named "${opts.apply}" already exists`);
-
-  ctx.setPhase('loading');
-  const pool = catalog.datasetImages(datasetId);
-  const evalSet = catalog.datasetImages(againstId);
-  const [poolEmb, evalEmb] = await withEncoder(catalog, opts.encoder, async (encoder) => [
-    await embedImages(catalog, pool, ctx, { encoder }),
-    await embedImages(catalog, evalSet, ctx, { encoder }),
-  ]);
-  const dim = poolEmb.dim;
-
+  const { datasetId, otherId: againstId, pool, other: evalSet, poolEmb, otherEmb: evalEmb } = await embedTwoSets(
+    catalog,
+    { dataset: opts.dataset, other: opts.against, apply: opts.apply, encoder: opts.encoder },
+    ctx,
+  );
   ctx.setPhase('comparing', pool.length);
-  const nearest = nearestNeighbours(poolEmb.vectors, evalEmb.vectors, dim, 1, {
-    signal: ctx.signal,
-    onProgress: (d) => ctx.progress(d),
-    skipQueries: new Set(poolEmb.failed),
-    skipBase: new Set(evalEmb.failed),
-  });
-  ctx.throwIfCancelled();
+  const nearest = nearestBetween(poolEmb, evalEmb, 1, ctx);
 
   const hits = new Map<number, DecontaminateResult['contaminated'][number]>();
   const evalBySha = new Map<string, string>();
