@@ -2,7 +2,7 @@ import path from 'node:path';
 import { BackboneName } from '../../../shared/contract/train.js';
 import { Protocol, type Report } from '../../../shared/contract/evaluate.js';
 import { CancelledError } from '../../common/errors.js';
-import { encoderLabel, headlineText } from '../../evaluate/html.js';
+import { encoderLabel, extractionLines, headlineText } from '../../evaluate/html.js';
 import { headline, planEvaluation, runEvaluation } from '../../evaluate/report.js';
 import { exportReport } from '../../evaluate/report-export.js';
 import { ReportStore } from '../../evaluate/report-store.js';
@@ -110,6 +110,7 @@ function humanReport(r: Report, html: string): string {
     `Report ${r.id}: ${encoderLabel(r)}, train ${r.trainDataset} → test ${r.testDataset}, ${r.classes.length} classes, ${r.seconds.toFixed(1)} s`,
     ...r.warnings.map((w) => `  warning: ${w}`),
     headlineText(r),
+    ...extractionLines(r).map((line) => `  features ${line}`),
     '',
     `HTML report: ${html}`,
   ].join('\n');

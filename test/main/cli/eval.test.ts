@@ -68,6 +68,8 @@ describe('curio eval', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/protocol\s+encoder\s+random-init\s+raw pixels/);
     expect(r.stdout).toMatch(/kNN k=20\s+\d+\.\d%/);
+    // which runtime extracted the features, and why not ONNX Runtime where it fell back
+    expect(r.stdout).toMatch(/^ {2}features .+: (ONNX Runtime|tfjs)/m);
     expect(r.stdout).toMatch(/HTML report: .*report-\d+-train-vs-test\.html/);
   });
 
