@@ -115,6 +115,33 @@ export function niceTicks(min: number, max: number, count = 4): number[] {
   return ticks;
 }
 
+/** Room left around the plot for tick labels, in SVG units. */
+export interface Padding {
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+
+/** The drawing area of a chart `width` × `height` units inside `pad`; at least 10 units wide however narrow. */
+export function plotArea(width: number, height: number, pad: Padding): Plot {
+  return { left: pad.left, top: pad.top, width: Math.max(10, width - pad.left - pad.right), height: height - pad.top - pad.bottom };
+}
+
+/** Where a data x and y land in the plot (y grows upwards); without a domain nothing is drawn and both give 0. */
+export function plotScales(domain: Domain | null, plot: Plot): { sx: (x: number) => number; sy: (y: number) => number } {
+  if (!domain) return { sx: () => 0, sy: () => 0 };
+  return {
+    sx: (x) => plot.left + ((x - domain.xMin) / (domain.xMax - domain.xMin)) * plot.width,
+    sy: (y) => plot.top + plot.height - ((y - domain.yMin) / (domain.yMax - domain.yMin)) * plot.height,
+  };
+}
+
+/** The distance between evenly spaced ticks (what formatTick needs); 1 with fewer than two ticks. */
+export function tickSpacing(ticks: readonly number[]): number {
+  return ticks.length > 1 ? ticks[1]! - ticks[0]! : 1;
+}
+
 /** A tick label with as many decimals as the tick spacing needs: 0.005 apart → "0.015", 500 apart → "1500". */
 export function formatTick(value: number, step: number): string {
   if (value === 0) return '0';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appendPoints, domainOf, formatTick, linePath, niceTicks, type Point } from '../../../../renderer/src/features/runs/chart-geometry.js';
+import { appendPoints, domainOf, formatTick, linePath, niceTicks, plotArea, plotScales, tickSpacing, type Point } from '../../../../renderer/src/features/runs/chart-geometry.js';
 
 const plot = { left: 0, top: 0, width: 100, height: 50 };
 
@@ -116,5 +116,41 @@ describe('appendPoints', () => {
     expect(s.length).toBeLessThanOrEqual(1000);
     expect(s.length).toBeGreaterThan(400);
     expect(s[s.length - 1]!.step).toBe(50_000);
+  });
+});
+
+describe('plotArea, plotScales, tickSpacing', () => {
+  it('insets the plot by the padding and keeps it at least 10 units wide', () => {
+    expect(plotArea(320, 132, { left: 52, right: 10, top: 8, bottom: 20 })).toEqual({ left: 52, top: 8, width: 258, height: 104 });
+    expect(plotArea(40, 132, { left: 52, right: 10, top: 8, bottom: 20 }).width).toBe(10);
+  });
+  it('maps the domain corners to the plot corners (y up) and agrees with the naive mapping between them', () => {
+    const box = { left: 52, top: 8, width: 258, height: 104 };
+    const d = { xMin: 10, xMax: 510, yMin: -2, yMax: 6 };
+    const { sx, sy } = plotScales(d, box);
+    expect(sx(d.xMin)).toBeCloseTo(box.left, 9);
+    expect(sx(d.xMax)).toBeCloseTo(box.left + box.width, 9);
+    expect(sy(d.yMin)).toBeCloseTo(box.top + box.height, 9);
+    expect(sy(d.yMax)).toBeCloseTo(box.top, 9);
+    for (const [x, y] of [[37, 0.5], [260, -1.25], [499, 5.9]] as const) {
+      expect(sx(x)).toBeCloseTo(box.left + (box.width * (x - d.xMin)) / (d.xMax - d.xMin), 9);
+      expect(sy(y)).toBeCloseTo(box.top + box.height - (box.height * (y - d.yMin)) / (d.yMax - d.yMin), 9);
+    }
+    // the path's vertices sit where the scales put the same points
+    const pts = [{ x: 10, y: 0 }, { x: 260, y: 3 }, { x: 510, y: -2 }];
+    const drawnAt = vertices(linePath(pts, d, box));
+    drawnAt.forEach((v, i) => {
+      expect(Math.abs(v.x - sx(pts[i]!.x))).toBeLessThanOrEqual(0.05);
+      expect(Math.abs(v.y - sy(pts[i]!.y))).toBeLessThanOrEqual(0.05);
+    });
+  });
+  it('puts everything at 0 without a domain', () => {
+    const { sx, sy } = plotScales(null, plot);
+    expect([sx(5), sy(5)]).toEqual([0, 0]);
+  });
+  it('tick spacing is the gap of the first two ticks, 1 with fewer', () => {
+    expect(tickSpacing([0.2, 0.4, 0.6])).toBeCloseTo(0.2, 12);
+    expect(tickSpacing([3])).toBe(1);
+    expect(tickSpacing([])).toBe(1);
   });
 });
