@@ -1,7 +1,10 @@
 import fs from 'node:fs';
 import sharp from 'sharp';
 import { CurioError } from '../common/errors.js';
-import { decodeBaselineJpeg } from './jpeg-baseline.js';
+import { decodeBaselineJpeg, isDecodedAsIs } from './jpeg-baseline.js';
+import { decodeInWorker } from './decode-worker-pool.js';
+
+export { isDecodedAsIs };
 
 /**
  * The decode every encoder input goes through (evaluation features, curation embeddings, attention maps): each image
@@ -22,23 +25,31 @@ import { decodeBaselineJpeg } from './jpeg-baseline.js';
  */
 export async function decodeForEncoder(paths: readonly string[], size: number, signal?: AbortSignal): Promise<Float32Array> {
   const per = size * size * 3;
-  const out = new Float32Array(paths.length * per);
+  signal?.throwIfAborted();
+  // a worker thread reads and decodes what the JS decoder takes, so that a caller's ONNX Runtime run, which holds
+  // this thread, overlaps it; null when there is no worker (too few images, or it could not start)
+  const inWorker = jsDecode() && paths.length >= WORKER_MIN_IMAGES ? await decodeInWorker(paths, size) : null;
+  signal?.throwIfAborted();
+  const out = inWorker?.out ?? new Float32Array(paths.length * per);
+  const rest = inWorker ? paths.flatMap((_, i) => (inWorker.done[i] ? [] : [i])) : paths.map((_, i) => i);
   // read synchronously: an async readFile is four thread-pool round trips, ~0.15 ms of CPU for a 1 KB file
-  const bytes = paths.map((p) => {
+  const bytes: Buffer[] = [];
+  for (const i of rest) {
     signal?.throwIfAborted();
     try {
-      return fs.readFileSync(p);
+      bytes[i] = fs.readFileSync(paths[i]!);
     } catch (err) {
-      throw decodeError(p, err);
+      throw decodeError(paths[i]!, err);
     }
-  });
+  }
   const asIs: number[] = [];
   const full: number[] = [];
-  bytes.forEach((b, i) => {
+  for (const i of rest) {
+    const b = bytes[i]!;
     if (!isDecodedAsIs(b, size)) full.push(i);
-    // synchronously, so that the caller's forward pass of the previous batch (on ORT's threads) overlaps it
-    else if (!jsDecode() || !decodeBaselineJpeg(b, size, out, i * per)) asIs.push(i);
-  });
+    // the worker tried the JS decoder already
+    else if (inWorker || !jsDecode() || !decodeBaselineJpeg(b, size, out, i * per)) asIs.push(i);
+  }
   const jobs: Promise<void>[] = full.map((i) => decodeOne(paths[i]!, bytes[i]!, size, out, i * per));
   // several joins, so that the libuv pool spreads them over the cores
   for (let k = 0; k < asIs.length; k += JOIN_CHUNK) {
@@ -55,6 +66,9 @@ export async function decodeForEncoder(paths: readonly string[], size: number, s
 }
 
 const JOIN_CHUNK = 32;
+
+/** below this a batch decodes on the calling thread: a message round trip costs more than a few images */
+const WORKER_MIN_IMAGES = 16;
 
 /** CURIO_JPEG_JS=0 sends every as-is JPEG through sharp's join, to measure the JS decoder against it */
 const jsDecode = () => process.env.CURIO_JPEG_JS !== '0';
@@ -99,45 +113,4 @@ async function decodeJoined(inputs: Buffer[], size: number, out: Float32Array, o
 
 function decodeError(p: string, err: unknown): CurioError {
   return new CurioError('failed', `cannot decode ${p}: ${(err as Error).message.split('\n')[0]}`);
-}
-
-/**
- * Whether the full pipeline would leave this file's decoded pixels untouched: a JPEG whose frame header says 8-bit,
- * 3 components, size × size, with no EXIF block (it may carry an orientation) and no ICC profile (sharp converts
- * through it). Reads only the marker segments before the scan data.
- */
-export function isDecodedAsIs(b: Uint8Array, size: number): boolean {
-  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return false;
-  let frame: { precision: number; height: number; width: number; components: number } | null = null;
-  let i = 2;
-  while (i + 4 <= b.length) {
-    if (b[i] !== 0xff) return false;
-    const marker = b[i + 1]!;
-    // fill bytes, and markers without a length
-    if (marker === 0xff) {
-      i++;
-      continue;
-    }
-    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
-      i += 2;
-      continue;
-    }
-    const length = (b[i + 2]! << 8) | b[i + 3]!;
-    const d = i + 4;
-    // start of scan: every header segment has been seen
-    if (marker === 0xda) break;
-    if (marker === 0xe1 && ascii(b, d, 6) === 'Exif\0\0') return false;
-    if (marker === 0xe2 && ascii(b, d, 12) === 'ICC_PROFILE\0') return false;
-    // SOF0–SOF15, less DHT (C4), JPG (C8) and DAC (CC)
-    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
-      if (d + 6 > b.length) return false;
-      frame = { precision: b[d]!, height: (b[d + 1]! << 8) | b[d + 2]!, width: (b[d + 3]! << 8) | b[d + 4]!, components: b[d + 5]! };
-    }
-    i = d - 2 + length;
-  }
-  return frame !== null && frame.precision === 8 && frame.components === 3 && frame.width === size && frame.height === size;
-}
-
-function ascii(b: Uint8Array, start: number, n: number): string {
-  return start + n > b.length ? '' : String.fromCharCode(...b.subarray(start, start + n));
 }

@@ -536,3 +536,44 @@ function upsampleH2V2(src: Uint8Array, n: number, dst: Uint8Array): Uint8Array {
   }
   return dst;
 }
+
+/**
+ * Whether the full pipeline would leave this file's decoded pixels untouched: a JPEG whose frame header says 8-bit,
+ * 3 components, size × size, with no EXIF block (it may carry an orientation) and no ICC profile (sharp converts
+ * through it). Reads only the marker segments before the scan data.
+ */
+export function isDecodedAsIs(b: Uint8Array, size: number): boolean {
+  if (b.length < 4 || b[0] !== 0xff || b[1] !== 0xd8) return false;
+  let frame: { precision: number; height: number; width: number; components: number } | null = null;
+  let i = 2;
+  while (i + 4 <= b.length) {
+    if (b[i] !== 0xff) return false;
+    const marker = b[i + 1]!;
+    // fill bytes, and markers without a length
+    if (marker === 0xff) {
+      i++;
+      continue;
+    }
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd8)) {
+      i += 2;
+      continue;
+    }
+    const length = (b[i + 2]! << 8) | b[i + 3]!;
+    const d = i + 4;
+    // start of scan: every header segment has been seen
+    if (marker === 0xda) break;
+    if (marker === 0xe1 && ascii(b, d, 6) === 'Exif\0\0') return false;
+    if (marker === 0xe2 && ascii(b, d, 12) === 'ICC_PROFILE\0') return false;
+    // SOF0–SOF15, less DHT (C4), JPG (C8) and DAC (CC)
+    if (marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc) {
+      if (d + 6 > b.length) return false;
+      frame = { precision: b[d]!, height: (b[d + 1]! << 8) | b[d + 2]!, width: (b[d + 3]! << 8) | b[d + 4]!, components: b[d + 5]! };
+    }
+    i = d - 2 + length;
+  }
+  return frame !== null && frame.precision === 8 && frame.components === 3 && frame.width === size && frame.height === size;
+}
+
+function ascii(b: Uint8Array, start: number, n: number): string {
+  return start + n > b.length ? '' : String.fromCharCode(...b.subarray(start, start + n));
+}

@@ -4,6 +4,7 @@ import sharp, { type Sharp } from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CurioError } from '../../../main/common/errors.js';
 import { decodeForEncoder, isDecodedAsIs } from '../../../main/evaluate/decode.js';
+import { decodeInWorker } from '../../../main/evaluate/decode-worker-pool.js';
 import { makeTempDir, removeDir } from '../ingest/fixtures.js';
 
 const SIZE = 32;
@@ -96,6 +97,20 @@ describe('decodeForEncoder', () => {
     const many = Array.from({ length: 75 }, (_, i) => plain[i % plain.length]!);
     const got = await decodeForEncoder(many, SIZE);
     expect(Buffer.from(got.buffer).equals(Buffer.from((await reference(many, SIZE)).buffer))).toBe(true);
+  });
+
+  it('decodes in a worker thread what the JS decoder takes, and leaves the rest to the caller', async () => {
+    const paths = all();
+    const reply = await decodeInWorker(paths, SIZE);
+    expect(reply, 'the decode worker did not start').not.toBeNull();
+    const want = await reference(paths, SIZE);
+    const per = SIZE * SIZE * 3;
+    paths.forEach((p, i) => {
+      // baseline 4:2:0 / 4:4:4 at the size: the plain ones and 444.jpg; progressive.jpg and the others are not
+      const baseline = files[path.basename(p)] && !p.endsWith('progressive.jpg');
+      expect([path.basename(p), reply!.done[i]]).toEqual([path.basename(p), baseline ? 1 : 0]);
+      if (baseline) expect(Buffer.from(reply!.out.buffer, i * per * 4, per * 4).equals(Buffer.from(want.buffer, i * per * 4, per * 4))).toBe(true);
+    });
   });
 
   it('names the file that cannot be decoded, in a batch that would otherwise be joined', async () => {
