@@ -1,5 +1,6 @@
 import type { ImportInput, ImportSummary, JobProgress } from '../../../../shared/contract/index.js';
 import { api, errorText } from '../../lib/api.js';
+import { startingProgress, withProgress } from '../../lib/job-list.js';
 
 /** Import jobs of this session, live from onDidProgress, newest first. */
 export class ImportJobs {
@@ -30,7 +31,7 @@ export class ImportJobs {
     try {
       const { jobId } = await api.call('datasets.import', input);
       if (!this.jobs.some((j) => j.jobId === jobId)) {
-        this.upsert({ jobId, kind: 'import', state: 'running', phase: 'starting', done: 0, total: null, failed: 0, rate: 0, etaSeconds: null, elapsedSeconds: 0 });
+        this.upsert(startingProgress(jobId, 'import'));
       }
       return jobId;
     } catch (err) {
@@ -55,11 +56,7 @@ export class ImportJobs {
   }
 
   private upsert(p: JobProgress): void {
-    if (this.dismissed.has(p.jobId)) return;
-    const i = this.jobs.findIndex((j) => j.jobId === p.jobId);
-    // Events of one job can pass each other only across a reconnect; never step back from an ended state.
-    if (i >= 0 && this.jobs[i]!.state !== 'running' && p.state === 'running') return;
-    this.jobs = i >= 0 ? this.jobs.with(i, p) : [p, ...this.jobs];
+    this.jobs = withProgress(this.jobs, p, this.dismissed);
   }
 }
 

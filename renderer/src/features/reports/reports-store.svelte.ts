@@ -2,6 +2,7 @@ import type { EvalInput, ReportSummary } from '../../../../shared/contract/evalu
 import type { Dataset, JobProgress, Run } from '../../../../shared/contract/index.js';
 import { api, errorText } from '../../lib/api.js';
 import { coalescedLoad } from '../../lib/coalesced-load.js';
+import { startingProgress, withProgress } from '../../lib/job-list.js';
 
 export type ReportsView = { kind: 'new' } | { kind: 'report'; reportId: number } | { kind: 'compare'; reportIds: number[] };
 
@@ -85,7 +86,7 @@ export class ReportsStore {
     try {
       const { jobId } = await api.call('reports.start', input);
       if (!this.jobs.some((j) => j.jobId === jobId)) {
-        this.upsertJob({ jobId, kind: 'eval', state: 'running', phase: 'starting', done: 0, total: null, failed: 0, rate: 0, etaSeconds: null, elapsedSeconds: 0 });
+        this.upsertJob(startingProgress(jobId, 'eval'));
       }
       return true;
     } catch (err) {
@@ -121,11 +122,7 @@ export class ReportsStore {
   }
 
   private upsertJob(p: JobProgress): void {
-    if (this.dismissed.has(p.jobId)) return;
-    const i = this.jobs.findIndex((j) => j.jobId === p.jobId);
-    // Events of one job can pass each other only across a reconnect; never step back from an ended state.
-    if (i >= 0 && this.jobs[i]!.state !== 'running' && p.state === 'running') return;
-    this.jobs = i >= 0 ? this.jobs.with(i, p) : [p, ...this.jobs];
+    this.jobs = withProgress(this.jobs, p, this.dismissed);
   }
 }
 
