@@ -153,6 +153,8 @@ test.describe('Reports page against curio serve', () => {
     // shapes-train and shapes-test are disjoint halves of one split: no leak (other warnings, e.g. k=100 above the
     // train size, may show).
     await expect(page.getByTestId('report-view')).not.toContainText('Leak:');
+    // which runtime extracted the features (the report records it for each feature set)
+    await expect(page.getByTestId('report-extraction')).toContainText(/Feature extraction: .+: (ONNX Runtime|tfjs)/);
 
     // Per-class bars and the confusion matrix: one bar per class, one cell per pair, counts adding up to the test set.
     await expect(page.getByTestId('class-bar')).toHaveCount(CLASSES.length);

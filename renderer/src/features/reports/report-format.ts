@@ -56,6 +56,14 @@ export function encoderLabel(e: Encoder): string {
   return `${methodName(e.method)} · ${e.backbone} (run ${e.runId ?? '?'})`;
 }
 
+/** Which runtime computed each feature set, and why not ONNX Runtime where it fell back (main's HTML says the same). */
+export function extractionLines(r: Pick<Report, 'extraction'>): string[] {
+  return (r.extraction ?? []).map((e) => {
+    const how = e.runtime === null ? 'runtime not recorded' : e.runtime === 'onnxruntime' ? 'ONNX Runtime' : `tfjs${e.fallback ? ` (not ONNX Runtime: ${e.fallback})` : ''}`;
+    return `${e.features}: ${how}${e.cached ? ', from the feature cache' : ''}`;
+  });
+}
+
 export function isVit(e: Encoder): boolean {
   return e.backbone.startsWith('vit');
 }

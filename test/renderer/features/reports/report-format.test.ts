@@ -9,6 +9,7 @@ import {
   confusionCells,
   defaultEvalFields,
   encoderLabel,
+  extractionLines,
   fractionRows,
   headline,
   meanStd,
@@ -56,6 +57,24 @@ describe('formatting', () => {
     expect(encoderLabel({ kind: 'random', runId: null, backbone: 'resnet18', method: null, epochs: null, steps: null, imageSize: 32 })).toBe(
       'random init · resnet18',
     );
+  });
+});
+
+describe('extraction lines', () => {
+  it('name the runtime per feature set, the fallback reason and the cache', () => {
+    const lines = extractionLines({
+      extraction: [
+        { features: 'run 3 features: train', runtime: 'onnxruntime', fallback: null, cached: false },
+        { features: 'run 3 features: test', runtime: 'tfjs', fallback: 'onnxruntime-node does not load', cached: true },
+        { features: 'random-init features: train', runtime: null, fallback: null, cached: true },
+      ],
+    });
+    expect(lines).toEqual([
+      'run 3 features: train: ONNX Runtime',
+      'run 3 features: test: tfjs (not ONNX Runtime: onnxruntime-node does not load), from the feature cache',
+      'random-init features: train: runtime not recorded, from the feature cache',
+    ]);
+    expect(extractionLines({})).toEqual([]);
   });
 });
 
