@@ -7,7 +7,8 @@ import { CurioError, invalid, notFound } from '../common/errors.js';
 import { type EncoderRuntime, type FrozenEncoder, openFrozenEncoder } from '../evaluate/encoder-runtime.js';
 import { decodeForEncoder, ensureBackend, type EncoderSource, runEncoder } from '../evaluate/extract.js';
 import { ONNX_FILE } from '../onnx/encoder.js';
-import { createOnnxEmbedderFromBytes } from '../onnx/runtime.js';
+import { type OnnxEmbedder } from '../onnx/runtime.js';
+import { createPooledOnnxEmbedder } from '../evaluate/ort-pool.js';
 import { isBackboneName } from '../train/models/index.js';
 import type { ModuleState } from '../train/nn/module.js';
 import { ENCODER_FORMAT, readEncoder } from '../train/runs/export.js';
@@ -176,7 +177,7 @@ async function onnxFileEncoder(file: string, options: ResolveEncoderOptions): Pr
   const bytes = fs.readFileSync(file);
   const id = `onnx:sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   // a malformed file: "cannot load ONNX encoder <file>: <ORT's first line>"
-  return ortEncoder(id, file, await createOnnxEmbedderFromBytes(bytes, threadOptions(options), file));
+  return ortEncoder(id, file, await createPooledOnnxEmbedder(bytes, threadOptions(options), file));
 }
 
 async function curioFolderEncoder(dir: string, options: ResolveEncoderOptions): Promise<CurateEncoder> {
@@ -218,7 +219,7 @@ function threadOptions(options: ResolveEncoderOptions): { threads?: number } {
   return options.threads !== undefined ? { threads: options.threads } : {};
 }
 
-function ortEncoder(id: string, label: string, ort: Awaited<ReturnType<typeof createOnnxEmbedderFromBytes>>): CurateEncoder {
+function ortEncoder(id: string, label: string, ort: OnnxEmbedder): CurateEncoder {
   return frozenEncoder(id, label, { runtime: 'onnxruntime', fallback: null, imageSize: ort.imageSize, dim: ort.dim, embed: (x, n) => ort.embed(x, n), close: () => ort.close() });
 }
 

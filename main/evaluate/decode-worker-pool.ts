@@ -1,7 +1,6 @@
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { DecodeReply, DecodeRequest } from './decode-worker.js';
+import { startWorker } from './worker-thread.js';
 
 /**
  * One worker thread that decodes batches for decodeForEncoder. onnxruntime-node's run() is a synchronous native call
@@ -31,13 +30,7 @@ export function decodeInWorker(paths: readonly string[], size: number): Promise<
 function ensureWorker(): Worker | null {
   if (worker || broken) return worker;
   try {
-    if (import.meta.url.endsWith('.ts')) {
-      // from the TypeScript sources (tests, CURIO_FROM_SOURCE): a worker does not get its parent's loader hooks in
-      // Node 20, so it registers tsx's before importing the worker module
-      const api = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/\.cjs$/, '.mjs');
-      const entry = new URL('./decode-worker.ts', import.meta.url).href;
-      worker = new Worker(`import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`, { eval: true, execArgv: [] });
-    } else worker = new Worker(new URL('./decode-worker.js', import.meta.url));
+    worker = startWorker('decode-worker');
   } catch {
     broken = true;
     return null;

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import { CurioError, invalid } from '../common/errors.js';
 import type { BackendPreference } from '../compute/index.js';
 import { encoderToOnnx } from '../onnx/encoder.js';
-import { createOnnxEmbedderFromBytes } from '../onnx/runtime.js';
+import { type OnnxEmbedder } from '../onnx/runtime.js';
+import { createPooledOnnxEmbedder } from './ort-pool.js';
 import { buildBackbone, type EncoderSource, ensureBackend } from './extract.js';
 
 /**
@@ -63,7 +64,7 @@ export async function openFrozenEncoder(source: EncoderSource, options: OpenEnco
     }
     if (bytes) {
       try {
-        return ortEncoder(await createOnnxEmbedderFromBytes(bytes, options.threads !== undefined ? { threads: options.threads } : {}, label));
+        return ortEncoder(await createPooledOnnxEmbedder(bytes, options.threads !== undefined ? { threads: options.threads } : {}, label));
       } catch (err) {
         if (runtime === 'onnxruntime') throw err instanceof CurioError ? err : invalid(`cannot run ${label} on ONNX Runtime: ${firstLine(err)}`);
         fallback = `ONNX Runtime could not run it: ${firstLine(err)}`;
@@ -86,7 +87,7 @@ async function weightsOf(source: EncoderSource, backend: BackendPreference | und
   }
 }
 
-function ortEncoder(ort: Awaited<ReturnType<typeof createOnnxEmbedderFromBytes>>): FrozenEncoder {
+function ortEncoder(ort: OnnxEmbedder): FrozenEncoder {
   return {
     runtime: 'onnxruntime',
     fallback: null,
