@@ -14,19 +14,20 @@ import { startWorker } from './worker-thread.js';
  * beside it. The session on the calling thread is made first, so that a bad model fails as before with its error;
  * it is kept, and used, when there are fewer than 2 cores, one thread was asked for, or a worker cannot start.
  */
-export async function createPooledOnnxEmbedder(bytes: Uint8Array, options: OnnxEmbedderOptions = {}, label = 'model'): Promise<OnnxEmbedder> {
+export async function createPooledOnnxEmbedder(bytes: Uint8Array, options: OnnxEmbedderOptions = {}, label = 'model'): Promise<OnnxEmbedder & { workers: number }> {
   const local = await createOnnxEmbedderFromBytes(bytes, options, label);
   const count = options.threads ?? os.availableParallelism();
-  if (count < 2 || process.env.CURIO_ORT_WORKERS === '0') return local;
+  if (count < 2 || process.env.CURIO_ORT_WORKERS === '0') return { ...local, workers: 0 };
   let workers: OrtWorkerHandle[];
   try {
     workers = await Promise.all(Array.from({ length: count }, () => OrtWorkerHandle.start(bytes, label)));
   } catch {
-    return local;
+    return { ...local, workers: 0 };
   }
   await local.close();
   const perImage = local.imageSize * local.imageSize * 3;
   return {
+    workers: workers.length,
     imageSize: local.imageSize,
     dim: local.dim,
     async embed(images, n) {
