@@ -138,3 +138,24 @@ export function runImportChild(args: {
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
+
+/** `--name VALUE` from the command line, or the fallback. */
+export function flagValue(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+
+/** The indices of the kk largest values, largest first (a brute-force reference for recall). */
+export function topK(values: Float32Array, kk: number): number[] {
+  const idx: number[] = [];
+  for (let j = 0; j < values.length; j++) {
+    if (idx.length < kk) {
+      idx.push(j);
+      idx.sort((a, b) => values[b]! - values[a]!);
+    } else if (values[j]! > values[idx[kk - 1]!]!) {
+      idx[kk - 1] = j;
+      idx.sort((a, b) => values[b]! - values[a]!);
+    }
+  }
+  return idx;
+}

@@ -9,6 +9,7 @@ import os from 'node:os';
 import { mulberry32 } from '../../main/common/random.js';
 import { approximateKnn, knnEdges, type KnnGraph } from '../../main/curate/knn.js';
 import { UnionFind } from '../../main/curate/union-find.js';
+import { topK } from '../lib.js';
 
 const positional = process.argv.slice(2).filter((a, i, all) => !a.startsWith('--') && !all[i - 1]?.startsWith('--'));
 const flag = (name: string): number | undefined => {
@@ -97,20 +98,6 @@ for (const q of rows) {
   total += truth.size;
 }
 const exactSampleSeconds = (performance.now() - t3) / 1000;
-
-function topK(values: Float32Array, kk: number): number[] {
-  const idx: number[] = [];
-  for (let j = 0; j < values.length; j++) {
-    if (idx.length < kk) {
-      idx.push(j);
-      idx.sort((a, b) => values[b]! - values[a]!);
-    } else if (values[j]! > values[idx[kk - 1]!]!) {
-      idx[kk - 1] = j;
-      idx.sort((a, b) => values[b]! - values[a]!);
-    }
-  }
-  return idx;
-}
 
 const result = {
   n,

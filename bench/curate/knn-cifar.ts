@@ -27,12 +27,9 @@ import { UnionFind } from '../../main/curate/union-find.js';
 import { encoderToOnnx } from '../../main/onnx/encoder.js';
 import { createBackbone } from '../../main/train/models/index.js';
 import { DEDUP_DEFAULTS } from '../../shared/contract/curate.js';
-import { cifarArchive, extractCifar, tempDir } from '../lib.js';
+import { cifarArchive, extractCifar, flagValue, tempDir, topK } from '../lib.js';
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1]! : fallback;
-};
+const arg = flagValue;
 const encoders = arg('encoders', 'builtin,small').split(',');
 const limit = Number(arg('limit', '50000'));
 const k = Number(arg('k', '10'));
@@ -139,20 +136,6 @@ async function embedAll(names: string[]): Promise<void> {
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
-}
-
-function topK(values: Float32Array, kk: number): number[] {
-  const idx: number[] = [];
-  for (let j = 0; j < values.length; j++) {
-    if (idx.length < kk) {
-      idx.push(j);
-      idx.sort((a, b) => values[b]! - values[a]!);
-    } else if (values[j]! > values[idx[kk - 1]!]!) {
-      idx[kk - 1] = j;
-      idx.sort((a, b) => values[b]! - values[a]!);
-    }
-  }
-  return idx;
 }
 
 function componentsAt(graph: ReturnType<typeof approximateKnn>, threshold: number) {
