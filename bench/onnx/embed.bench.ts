@@ -3,7 +3,8 @@
 //   decode     JPEG files → Float32 NHWC at 32 px: the full sharp pipeline per image (the path before the as-is
 //              join) against decodeForEncoder, on CIFAR JPEGs and on CIFAR images upscaled to 1024 px; the two
 //              must give the same bytes (checked here, not only in the test);
-//   inference  pre-decoded CIFAR batches through the encoder: ORT (createOnnxEmbedderFromBytes) vs tfjs;
+//   inference  pre-decoded CIFAR batches through the encoder: ORT on the calling thread (createOnnxEmbedderFromBytes),
+//              ORT as the app runs it (ort-pool: one worker thread per core, one intra-op thread each) vs tfjs;
 //   end-to-end embedImages of main/curate/embeddings.ts (what a curation job runs: decode, encoder, L2-normalised
 //              rows, float16 rows), with the encoder resolved from a .onnx file (ORT) or a Curio encoder folder
 //              forced to tfjs, as `curio dedup --encoder` resolves them;
@@ -30,6 +31,7 @@ import { decodeForEncoder, isDecodedAsIs } from '../../main/evaluate/decode.js';
 import { decodeBaselineJpeg } from '../../main/evaluate/jpeg-baseline.js';
 import { encoderToOnnx } from '../../main/onnx/encoder.js';
 import { createOnnxEmbedderFromBytes } from '../../main/onnx/runtime.js';
+import { createPooledOnnxEmbedder } from '../../main/evaluate/ort-pool.js';
 import { createBackbone } from '../../main/train/models/index.js';
 import { ENCODER_FORMAT, type EncoderManifest } from '../../main/train/runs/export.js';
 import { atLeast, cifarArchive, extractCifar, report, tempDir, type Figure } from '../lib.js';
@@ -183,6 +185,10 @@ try {
       const ort = await createOnnxEmbedderFromBytes(onnx, { threads });
       rateFigures(`inference ${label}, ORT ${threads} threads, batch ${n}`, await repeated(n, async () => void (await ort.embed(x, n))), name === 'small');
       await ort.close();
+      // what the app runs: one worker thread per core, one intra-op thread each, the batch split across them
+      const pooled = await createPooledOnnxEmbedder(onnx, { threads });
+      rateFigures(`inference ${label}, ORT ${pooled.workers} worker threads × 1 thread (ort-pool), batch ${n}`, await repeated(n, async () => void (await pooled.embed(x, n))), name === 'small');
+      await pooled.close();
       const input = tf.tensor4d(x, [n, SIZE, SIZE, 3]);
       rateFigures(
         `inference ${label}, tfjs ${backend.backend}, batch ${n}`,
