@@ -18,8 +18,9 @@ export { isDecodedAsIs };
  * apart: 0.7–0.9 ms per image (bench/onnx; both at load 12–17). For them rotate, resize, removeAlpha and the colour conversion are all
  * no-ops, so the pixels are the same bytes (test/main/evaluate/decode.test.ts compares both paths). Most of those
  * (baseline, 4:2:0 or 4:4:4: every CIFAR JPEG) do not reach sharp at all: jpeg-baseline.ts decodes them in JS with
- * libjpeg's own integer arithmetic, to the same bytes, for ~0.05 instead of ~0.74 ms of CPU (bench/onnx 'stages',
- * idle machine); the join takes what it refuses (progressive, 4:2:2, restart intervals…). Every other
+ * libjpeg's own integer arithmetic, to the same bytes, for 0.05–0.14 instead of 0.5–0.8 ms of CPU (bench/onnx,
+ * load 8–13), on a worker thread for batches of 16 or more so that it runs beside the caller's forward pass; the
+ * join takes what it refuses (progressive, 4:2:2, restart intervals…). Every other
  * image (larger, another shape, PNG, grayscale, CMYK, EXIF, ICC) takes the full pipeline, which keeps JPEG
  * shrink-on-load for large photos.
  */
