@@ -18,10 +18,10 @@ export async function createPooledOnnxEmbedder(bytes: Uint8Array, options: OnnxE
   const local = await createOnnxEmbedderFromBytes(bytes, options, label);
   const count = options.threads ?? os.availableParallelism();
   if (count < 2 || process.env.CURIO_ORT_WORKERS === '0') return { ...local, workers: 0 };
-  let workers: OrtWorkerHandle[];
-  try {
-    workers = await Promise.all(Array.from({ length: count }, () => OrtWorkerHandle.start(bytes, label)));
-  } catch {
+  const started = await Promise.allSettled(Array.from({ length: count }, () => OrtWorkerHandle.start(bytes, label)));
+  const workers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  if (workers.length < count) {
+    await Promise.all(workers.map((w) => w.terminate()));
     return { ...local, workers: 0 };
   }
   await local.close();
@@ -69,7 +69,7 @@ class OrtWorkerHandle {
       else p?.resolve(msg.y);
     });
     const fail = (err: Error) => {
-      this.dead = err;
+      this.dead ??= err;
       for (const p of this.pending.values()) p.reject(err);
       this.pending.clear();
     };
@@ -94,6 +94,7 @@ class OrtWorkerHandle {
       };
       worker.on('message', onMessage);
       worker.once('error', reject);
+      worker.once('exit', () => reject(new Error('the ONNX Runtime worker thread exited before its session was ready')));
     });
   }
 
@@ -108,8 +109,14 @@ class OrtWorkerHandle {
     });
   }
 
+  /** Lets runs in flight finish (a worker terminated inside a native run aborts the process), then ends the thread. */
   async terminate(): Promise<void> {
-    this.worker.removeAllListeners('exit');
-    await this.worker.terminate();
+    if (this.dead) return;
+    this.dead = new Error('the ONNX encoder is closed');
+    this.worker.ref();
+    const exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    const req: OrtRequest = { close: true };
+    this.worker.postMessage(req);
+    await exited;
   }
 }

@@ -49,6 +49,20 @@ describe('createPooledOnnxEmbedder', () => {
     }
   }, 60_000);
 
+  it('lets a forward pass in flight finish when the embedder is closed, and refuses one after', async () => {
+    const pooled = await createPooledOnnxEmbedder(onnx, { threads: 2 });
+    expect(pooled.workers).toBe(2);
+    const inFlight = pooled.embed(images(256, 9), 256).then(
+      () => 'finished',
+      (e: Error) => e.message,
+    );
+    await pooled.close();
+    const outcome = await Promise.race([inFlight, new Promise((r) => setTimeout(() => r('hung'), 10_000))]);
+    // close waits for the run: terminating a worker inside a native run would abort the process
+    expect(outcome).toBe('finished');
+    await expect(pooled.embed(images(1, 1), 1)).rejects.toThrow(/closed/);
+  }, 60_000);
+
   it('keeps the calling-thread session for one thread, or CURIO_ORT_WORKERS=0, and fails on a bad model as before', async () => {
     const one = await createPooledOnnxEmbedder(onnx, { threads: 1 });
     expect(one.workers).toBe(0);
