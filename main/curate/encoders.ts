@@ -114,7 +114,7 @@ export function builtinEncoder(concurrency = 4): CurateEncoder {
 type ModelSource = Extract<EncoderSource, { kind: 'run' }>;
 
 async function runModelEncoder(catalog: Catalog, runId: number, options: ResolveEncoderOptions): Promise<CurateEncoder> {
-  // unknown run → not-found "no run with id N"; no checkpoint or no backbone in it → a 'failed' error saying so
+  // unknown run → not-found "no run with id N"; no checkpoint → a 'conflict' error, no backbone in it → a 'failed' one, each saying so
   const source = runEncoder(new RunStore(catalog), runId);
   const id = `run:${runId}:step${source.step}:${weightsHash(source.state)}`;
   return modelEncoder(id, `run ${runId} (${source.backbone}, step ${source.step})`, source, options);

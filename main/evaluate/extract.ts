@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DatasetImage } from '../catalog/catalog.js';
-import { CurioError, invalid } from '../common/errors.js';
+import { CurioError, conflict, invalid } from '../common/errors.js';
 import type { JobContext } from '../common/jobs.js';
 import { type BackendPreference, currentBackend, initBackend } from '../compute/index.js';
 import { type Backbone, createBackbone, defaultPatchSize, isBackboneName } from '../train/models/index.js';
@@ -48,7 +48,7 @@ const BACKBONE_PREFIX = 'modules/backbone.';
 export function runEncoder(store: RunStore, runId: number): Extract<EncoderSource, { kind: 'run' }> {
   const run = store.get(runId);
   const file = run.checkpoint;
-  if (!file || !fs.existsSync(file)) throw new CurioError('failed', `run ${runId} has no checkpoint yet; let it train a little first`);
+  if (!file || !fs.existsSync(file)) throw conflict(`run ${runId} has no checkpoint yet; let it train a little first`);
   let ckpt;
   try {
     ckpt = readCheckpoint<CheckpointMeta>(file);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { CurioError, invalid } from '../../common/errors.js';
+import { CurioError, conflict, invalid } from '../../common/errors.js';
 import { ONNX_FILE, encoderToOnnx } from '../../onnx/encoder.js';
 import { readCheckpoint } from './checkpoint.js';
 import type { CheckpointMeta } from './protocol.js';
@@ -75,7 +75,7 @@ type NamedTensor = { shape: number[]; data: Float32Array };
 function readRunBackbone(runs: RunManager, runId: number): { ckpt: ReturnType<typeof readCheckpoint<CheckpointMeta>>; weights: [string, NamedTensor][] } {
   const run = runs.store.get(runId);
   const file = run.checkpoint;
-  if (!file || !fs.existsSync(file)) throw new CurioError('failed', `run ${runId} has no checkpoint yet; let it train a little first`);
+  if (!file || !fs.existsSync(file)) throw conflict(`run ${runId} has no checkpoint yet; let it train a little first`);
   const ckpt = readCheckpoint<CheckpointMeta>(file);
   const weights = Object.entries(ckpt.tensors).filter(([name]) => name.startsWith(BACKBONE_PREFIX));
   if (weights.length === 0) throw new CurioError('failed', `checkpoint ${file} holds no backbone weights`);

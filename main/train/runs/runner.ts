@@ -71,7 +71,7 @@ export class RunManager {
     }
     if (run.status === 'done') throw conflict(`run ${runId} has finished; start a new run to train further`);
     const checkpoint = run.checkpoint ?? path.join(this.runDir(runId), CHECKPOINT_FILE);
-    if (!fs.existsSync(checkpoint)) throw new CurioError('failed', `run ${runId} has no checkpoint to resume from`);
+    if (!fs.existsSync(checkpoint)) throw conflict(`run ${runId} has no checkpoint to resume from`);
     return { done: this.launch(runId, checkpoint) };
   }
 

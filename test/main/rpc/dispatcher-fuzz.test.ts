@@ -8,10 +8,24 @@ import { createServiceDispatcher } from '../../../main/rpc/handlers.js';
 import type { Dispatch } from '../../../main/rpc/dispatcher.js';
 import { integrityProblems, makeTempDir, seededServices, settleJobs, snapshotDataset, type SeededServices } from './fixtures.js';
 import { PayloadFuzzer, REQUEST_NAMES } from './fuzz-payloads.js';
+import type { RequestName } from '../../../shared/contract/index.js';
+import { ReportStore } from '../../../main/evaluate/report-store.js';
 import { replyProblem } from './reply-check.js';
 
 const SEED = Number(process.env.CURIO_FUZZ_SEED ?? 20_240_601);
 const CASES = 2_000;
+/** CURIO_FUZZ_DEBUG=1 prints, per request, how often it answered ok and its most frequent errors. */
+const DEBUG = process.env.CURIO_FUZZ_DEBUG === '1';
+/**
+ * Requests that cannot answer ok here however valid the payload, and why. They are still fuzzed (valid payloads
+ * included); they only leave the denominator of the "reached" bar.
+ */
+const UNREACHABLE: Partial<Record<RequestName, string>> = {
+  // The fuzz stops its one run at once; whether the worker wrote a checkpoint before it saw the stop is a race
+  // (seed 7 sometimes wins it), so these two answer ok only by chance and would make the bar flaky.
+  'runs.exportEncoder': 'needs a run checkpoint (else conflict "no checkpoint yet"), written only once training got going',
+  'reports.attention': 'needs a run checkpoint too',
+};
 
 describe('dispatcher fuzz', () => {
   let seeded: SeededServices;
@@ -38,12 +52,20 @@ describe('dispatcher fuzz', () => {
     const { services, datasetId, dbPath } = seeded;
     const before = snapshotDataset(services, datasetId);
     const protoKeys = Object.getOwnPropertyNames(Object.prototype).sort();
-    const fuzz = new PayloadFuzzer(SEED, { exotic: true, maxString: 2_000_000 }, {
-      readIds: [datasetId, seeded.fillerIds[0]!, ...before.images.items.map((i) => i.id)],
+    const imageIds = before.images.items.map((i) => i.id);
+    const world = {
+      readIds: [datasetId, seeded.fillerIds[0]!, ...imageIds],
       deletableIds: seeded.fillerIds,
       readDatasets: ['seed', 'filler-1'],
       folders: [seeded.imagesDir],
-    });
+      dataset: { id: datasetId, name: 'seed', imageIds },
+      outDir: makeTempDir('fuzz-out'),
+      runIds: [] as number[],
+      jobIds: [] as string[],
+      reportIds: [storedReport(services, datasetId)],
+    };
+    const fuzz = new PayloadFuzzer(SEED, { exotic: true, maxString: 2_000_000 }, world);
+    const errorsBy = new Map<string, Map<string, number>>();
 
     const problems: string[] = [];
     const okBy = new Map<string, number>();
@@ -63,25 +85,45 @@ describe('dispatcher fuzz', () => {
       const r = reply as { ok: boolean; result?: unknown; error?: { code: string } };
       if (r.ok) {
         okBy.set(String(method), (okBy.get(String(method)) ?? 0) + 1);
-        const jobId = (r.result as { jobId?: unknown } | null)?.jobId;
-        if (typeof jobId === 'string') await dispatch('jobs.cancel', { jobId });
+        const { jobId, runId } = (r.result ?? {}) as { jobId?: unknown; runId?: unknown };
+        if (typeof jobId === 'string') {
+          await dispatch('jobs.cancel', { jobId });
+          if (world.jobIds.length < 20) world.jobIds.push(jobId);
+        }
+        // A run the fuzz started is stopped at once; later payloads name it in runs.get/pause/stop/resume.
+        if (method === 'runs.start' && typeof runId === 'number') {
+          services.runs.stop(runId);
+          world.runIds.push(runId);
+        }
         if (method === 'datasets.delete' && (r.result as { deleted: boolean }).deleted && (params as { datasetId?: unknown }).datasetId === datasetId) {
           deletedSeed = true;
         }
       } else if (r.error) {
         errorCodes.set(r.error.code, (errorCodes.get(r.error.code) ?? 0) + 1);
+        if (DEBUG && typeof method === 'string') {
+          const byMessage = errorsBy.get(method) ?? new Map<string, number>();
+          const message = `${r.error.code}: ${(r.error as { message?: string }).message?.slice(0, 160)}`;
+          byMessage.set(message, (byMessage.get(message) ?? 0) + 1);
+          errorsBy.set(method, byMessage);
+        }
       }
     }
+    await services.runs.stopAll();
     await settleJobs(services);
+    fs.rmSync(world.outDir, { recursive: true, force: true });
+    if (DEBUG) {
+      for (const name of REQUEST_NAMES) {
+        const errors = [...(errorsBy.get(name) ?? new Map<string, number>())].sort((a, b) => b[1] - a[1]).slice(0, 4);
+        console.info(`${name}: ok ${okBy.get(name) ?? 0}; ${errors.map(([m, c]) => `${c}× ${m}`).join(' | ')}`);
+      }
+    }
 
     expect(problems.slice(0, 30), `seed ${SEED}`).toEqual([]);
-    // The fuzz reached the handlers, not just the schema gate: most requests answered ok at least once. Most, not
-    // 60%: the fuzzer's plausible values never satisfy the train/evaluate/dedup inputs, so with 43 requests the
-    // default seed reaches 25 (58%), and 3,000 cases reach no more than 2,000. Other seeds can still fall short
-    // (seed 7 reaches 23 and failed the 60% bar before app.pickModelFile was added): a fuzzer that fills those
-    // inputs is what would fix that, not a lower bar.
-    const reached = REQUEST_NAMES.filter((n) => (okBy.get(n) ?? 0) > 0);
-    expect(reached.length, `ok replies by method: ${JSON.stringify(Object.fromEntries(okBy))}`).toBeGreaterThanOrEqual(Math.ceil(REQUEST_NAMES.length * 0.55));
+    // The fuzz reached the handlers, not just the schema gate: nearly every request that can answer ok here did,
+    // because a share of the payloads are valid ones built from the seeded catalog (then mutated for the rest).
+    const reachable = REQUEST_NAMES.filter((n) => !(n in UNREACHABLE));
+    const missed = reachable.filter((n) => (okBy.get(n) ?? 0) === 0);
+    expect(reachable.length - missed.length, `never answered ok: ${missed.join(', ')}`).toBeGreaterThanOrEqual(Math.ceil(reachable.length * 0.9));
     expect(errorCodes.get('invalid-input') ?? 0).toBeGreaterThan(CASES / 4);
     expect(errorCodes.get('unknown-request') ?? 0).toBeGreaterThan(0);
 
@@ -100,3 +142,22 @@ describe('dispatcher fuzz', () => {
     console.info(`dispatcher fuzz seed ${SEED}: ${CASES} cases, ok by method ${JSON.stringify(Object.fromEntries(okBy))}, errors ${JSON.stringify(Object.fromEntries(errorCodes))}, seed dataset deleted: ${deletedSeed}`);
   });
 });
+
+/** One stored evaluation report on the seeded dataset, so reports.get/export have something to read. */
+function storedReport(services: SeededServices['services'], datasetId: number): number {
+  return new ReportStore(services.catalog).insert({
+    encoder: { kind: 'random', runId: null, backbone: 'small', method: null, epochs: null, steps: null, imageSize: 32 },
+    trainDatasetId: datasetId,
+    testDatasetId: datasetId,
+    trainDataset: 'seed',
+    testDataset: 'seed',
+    classes: ['cat', 'dog'],
+    linear: null,
+    knn: { k10: 0.5, k20: 0.5, k100: 0.5 },
+    fractions: {},
+    baselines: { random: { linear: null, knn: null }, pixels: { linear: { top1: 0.5 } } },
+    warnings: [],
+    leakCount: 0,
+    seconds: 1,
+  }).id;
+}

@@ -1,5 +1,6 @@
 // A seeded generator of hostile and half-valid contract payloads, shared by the dispatcher and the WebSocket fuzz
 // tests. The seed is printed with every failure, so a failing case reproduces.
+import path from 'node:path';
 import { requests, type RequestName } from '../../../shared/contract/index.js';
 import { mulberry32 } from '../../../main/common/random.js';
 
@@ -82,6 +83,15 @@ export interface FuzzWorld {
   readDatasets: string[];
   /** folders that exist and hold a few images */
   folders: string[];
+  /** the labelled dataset with images that valid payloads name (by id and by name); it must not change */
+  dataset?: { id: number; name: string; imageIds: number[] };
+  /** an empty folder that valid export payloads write under (each to a new subfolder) */
+  outDir?: string;
+  /** runs and jobs that exist; a test adds the ones its fuzz started, so later payloads can name them */
+  runIds?: number[];
+  jobIds?: string[];
+  /** stored evaluation reports */
+  reportIds?: number[];
 }
 
 export interface FuzzCase {
@@ -123,10 +133,125 @@ export class PayloadFuzzer {
 
   params(method: RequestName): unknown {
     const r = this.rand();
-    if (r < 0.3) return this.nearValid(method, { pollute: false, hostile: 0.05, drop: 0.1 });
-    if (r < 0.55) return this.nearValid(method, { pollute: false, hostile: 0.4, drop: 0.2 });
+    const valid = r < 0.4 ? this.valid(method) : undefined;
+    if (valid) return r < 0.2 ? valid : this.mutate(valid);
+    if (r < 0.5) return this.nearValid(method, { pollute: false, hostile: 0.05, drop: 0.1 });
+    if (r < 0.6) return this.nearValid(method, { pollute: false, hostile: 0.4, drop: 0.2 });
     if (r < 0.65) return this.nearValid(method, { pollute: true, hostile: 0.2, drop: 0.1 });
     return this.value(0);
+  }
+
+  /**
+   * A payload the request's schema accepts and the seeded catalog can serve: real ids and names, small k and
+   * limits, outputs inside the world's temp folder. Undefined where the world lacks what the request needs (no
+   * run yet, no dataset). Inputs are kept cheap: one training run at most, short jobs that the test cancels.
+   */
+  valid(method: RequestName): Record<string, unknown> | undefined {
+    const w = this.world;
+    const d = w.dataset;
+    const run = w.runIds?.length ? this.pick(w.runIds) : undefined;
+    const n = this.int(1_000_000);
+    const out = w.outDir ? path.join(w.outDir, `out-${n}`) : undefined;
+    const pipelineName = this.pick(['fuzz-pipe-a', 'fuzz-pipe-b']);
+    const spec = { ops: [{ op: 'random_resized_crop', size: this.pick([8, 16]) }, { op: 'horizontal_flip' }] };
+    switch (method) {
+      case 'app.info':
+      case 'app.pickFolders':
+      case 'app.pickModelFile':
+      case 'datasets.list':
+      case 'jobs.list':
+      case 'runs.list':
+      case 'pipelines.list':
+      case 'reports.list':
+        return {};
+      case 'datasets.get':
+      case 'images.labels':
+        return d && { datasetId: d.id };
+      case 'datasets.delete':
+        return w.deletableIds.length ? { datasetId: this.pick(w.deletableIds) } : undefined;
+      case 'datasets.import':
+        return w.folders.length ? { paths: [this.pick(w.folders)], dataset: `fuzz-import-${n}`, labelsFromFolders: this.chance(0.5) } : undefined;
+      case 'datasets.split':
+        return d && { dataset: d.name, into: [{ name: `fuzz-train-${n}`, fraction: 0.5 }, { name: `fuzz-test-${n}`, fraction: 0.5 }], seed: this.int(100) };
+      case 'images.list':
+        return d && { datasetId: d.id, offset: this.pick([0, 1]), limit: this.pick([1, 5]), ...(this.chance(0.3) ? { label: 'cat' } : {}) };
+      case 'images.get':
+        return d?.imageIds.length ? { imageId: this.pick(d.imageIds) } : undefined;
+      case 'images.failures':
+        return d && { datasetId: d.id, limit: this.pick([1, 10]) };
+      case 'curate.dedup':
+        return d && { dataset: d.name, strategies: this.pick([['exact'], ['phash'], ['exact', 'phash']]), phashDistance: 4, cosine: 0.9, k: 2, keep: this.pick(['resolution', 'size', 'first']) };
+      case 'curate.decontaminate':
+        return d && { dataset: d.name, against: d.name, cosine: 0.9, phashDistance: 4 };
+      case 'curate.balance':
+        return d && { dataset: d.name, clusters: 2, keep: this.pick(['nearest', 'random']), seed: this.int(100), maxIterations: 3 };
+      case 'curate.retrieve':
+        return d && { dataset: d.name, seedDataset: d.name, perImage: 1 };
+      case 'curate.export':
+        return d && out ? { dataset: d.name, format: this.pick(['csv', 'json']), out, force: false } : undefined;
+      case 'curate.review':
+        return d && { dataset: d.name, k: 2, clusters: 2 };
+      case 'curate.applyReview':
+        return d && { dataset: d.name, name: `fuzz-review-${n}`, remove: d.imageIds.slice(0, 1) };
+      case 'jobs.cancel':
+        return w.jobIds?.length ? { jobId: this.pick(w.jobIds) } : undefined;
+      case 'runs.get':
+        return run === undefined ? undefined : { runId: run, maxPoints: 10 };
+      case 'runs.start':
+        // one run is enough to name in runs.*: more would each start a training worker
+        return d && !w.runIds?.length
+          ? { dataset: d.name, method: 'simclr', backbone: 'small', imageSize: 8, epochs: 1, batchSize: 2, seed: 0, backend: 'cpu', checkpointMinutes: 5, monitorSize: 0 }
+          : undefined;
+      case 'runs.pause':
+      case 'runs.stop':
+      case 'runs.resume':
+        return run === undefined ? undefined : { runId: run };
+      case 'runs.exportEncoder':
+        return run !== undefined && out ? { runId: run, format: this.pick(['tfjs', 'onnx']), out } : undefined;
+      case 'pipelines.get':
+      case 'pipelines.delete':
+      case 'pipelines.export':
+        return { name: this.pick([pipelineName, 'simclr']) };
+      case 'pipelines.create':
+        return { name: pipelineName, spec, method: this.pick(['simclr', null]) };
+      case 'pipelines.update':
+        return { name: pipelineName, spec };
+      case 'pipelines.import':
+        return { json: JSON.stringify({ name: pipelineName, ...spec }), overwrite: true };
+      case 'augment.preset':
+        return { method: this.pick(['simclr', 'byol', 'dino']), ...(d ? { datasetId: d.id } : {}), size: 16 };
+      case 'augment.preview':
+        return d && { datasetId: d.id, pipeline: this.pick(['simclr', spec]), k: 1, m: 1, size: 8, seed: this.int(100), format: this.pick(['png', 'raw']) };
+      case 'reports.start':
+        return d && { run: 'random', backbone: 'small', trainDataset: d.name, testDataset: d.name, protocols: ['knn'], fractions: [0.5], seed: 0 };
+      case 'reports.get':
+        return w.reportIds?.length ? { reportId: this.pick(w.reportIds) } : undefined;
+      case 'reports.export':
+        // not pdf: that one drives a browser
+        return w.reportIds?.length && out ? { reportId: this.pick(w.reportIds), format: this.pick(['html', 'json']), out: `${out}.${this.pick(['html', 'json'])}` } : undefined;
+      case 'reports.attention':
+        return run !== undefined && d ? { runId: run, datasetId: d.id, count: 1 } : undefined;
+      default:
+        return undefined;
+    }
+  }
+
+  /** The hostile half of a valid payload: one field dropped, retyped, out of range, huge, or a prototype key added. */
+  mutate(valid: Record<string, unknown>): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...valid };
+    const keys = Object.keys(out);
+    const key = keys.length ? this.pick(keys) : undefined;
+    const kind = this.int(keys.length ? 6 : 1);
+    if (kind === 0) {
+      const extra = this.pollutionObject();
+      for (const k of Object.keys(extra)) Object.defineProperty(out, k, { value: extra[k], enumerable: true, writable: true, configurable: true });
+      if (this.chance(0.5)) out[this.pick(ALL_KEYS)] = this.value(1);
+    } else if (kind === 1) delete out[key!];
+    else if (kind === 2) out[key!] = this.value(1);
+    else if (kind === 3) out[key!] = this.pick([-1, 0, 0.5, 2 ** 53 + 2, 1e308, NaN, -Infinity]);
+    else if (kind === 4) out[key!] = 'x'.repeat(this.pick([201, 4097, 1_000_001]));
+    else out[key!] = typeof out[key!] === 'string' ? this.pick(['', '../..', 'a/b', '\u0000', ...POLLUTION_KEYS]) : [out[key!]];
+    return out;
   }
 
   /** The request's own keys with plausible or hostile values, sometimes with an extra (polluting) key. */
