@@ -141,6 +141,24 @@ describe('dispatcher fuzz', () => {
     expect(info.ok).toBe(true);
     console.info(`dispatcher fuzz seed ${SEED}: ${CASES} cases, ok by method ${JSON.stringify(Object.fromEntries(okBy))}, errors ${JSON.stringify(Object.fromEntries(errorCodes))}, seed dataset deleted: ${deletedSeed}`);
   });
+
+  // Found by the fuzz: these answered code 'failed', which the transports reserve for a handler that crashed.
+  it('a run without a checkpoint answers conflict, with the reason, from every request that needs one', async () => {
+    const { services } = seeded;
+    const datasetId = services.catalog.createDataset('no-checkpoint', 'import');
+    const runId = services.runs.store.create('no-checkpoint', datasetId, { dataset: 'no-checkpoint' } as never);
+    const out = path.join(makeTempDir('fuzz-nockpt'), 'encoder');
+    const replies = {
+      'runs.exportEncoder': await dispatch('runs.exportEncoder', { runId, format: 'tfjs', out }),
+      'reports.attention': await dispatch('reports.attention', { runId, datasetId, count: 1 }),
+      'runs.resume': await dispatch('runs.resume', { runId }),
+    };
+    for (const [method, reply] of Object.entries(replies)) {
+      expect(replyProblem(method, reply), method).toBeNull();
+      expect(reply, method).toMatchObject({ ok: false, error: { code: 'conflict', message: expect.stringMatching(new RegExp(`run ${runId} has no checkpoint`)) } });
+    }
+    fs.rmSync(path.dirname(out), { recursive: true, force: true });
+  });
 });
 
 /** One stored evaluation report on the seeded dataset, so reports.get/export have something to read. */
