@@ -17,8 +17,9 @@ const CASES = 2_000;
 /** CURIO_FUZZ_DEBUG=1 prints, per request, how often it answered ok and its most frequent errors. */
 const DEBUG = process.env.CURIO_FUZZ_DEBUG === '1';
 /**
- * Requests that cannot answer ok here however valid the payload, and why. They are still fuzzed (valid payloads
- * included); they only leave the denominator of the "reached" bar.
+ * Requests that cannot reliably answer ok here however valid the payload, and why. They are still fuzzed (valid
+ * payloads included); they only leave the denominator of the "reached" bar. (app.pickFolders and app.pickModelFile
+ * are not here: outside Electron they answer ok with supported: false.)
  */
 const UNREACHABLE: Partial<Record<RequestName, string>> = {
   // The fuzz stops its one run at once; whether the worker wrote a checkpoint before it saw the stop is a race
@@ -121,6 +122,7 @@ describe('dispatcher fuzz', () => {
     expect(problems.slice(0, 30), `seed ${SEED}`).toEqual([]);
     // The fuzz reached the handlers, not just the schema gate: nearly every request that can answer ok here did,
     // because a share of the payloads are valid ones built from the seeded catalog (then mutated for the rest).
+    // Seeds 20240601, 7 and 1 each reach all 41; 90% leaves room for a seed whose few valid draws miss one.
     const reachable = REQUEST_NAMES.filter((n) => !(n in UNREACHABLE));
     const missed = reachable.filter((n) => (okBy.get(n) ?? 0) === 0);
     expect(reachable.length - missed.length, `never answered ok: ${missed.join(', ')}`).toBeGreaterThanOrEqual(Math.ceil(reachable.length * 0.9));
