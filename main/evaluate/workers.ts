@@ -1,22 +1,10 @@
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnWorker } from '../common/worker-thread.js';
 
-/**
- * Starts a worker thread on a module that sits beside the caller, given by its built name (`x.js`).
- * From the built app that file exists and runs as it is. When the caller runs from TypeScript sources (tests,
- * tsx, CURIO_FROM_SOURCE) only `x.ts` exists, so the worker first registers tsx's loader, then imports it.
- */
+/** A worker thread on a module beside the caller, given by its built name (`x.js`), with its workerData. */
 export function spawnModuleWorker(jsUrl: URL, workerData: unknown): Worker {
-  const tsUrl = new URL(jsUrl.href.replace(/\.js$/, '.ts'));
-  const fromSource = import.meta.url.endsWith('.ts');
-  if (!fromSource) return new Worker(jsUrl, { workerData });
-  const require = createRequire(import.meta.url);
-  // tsx's ESM API (`tsx/esm/api`, import condition); require.resolve gives the CommonJS twin beside it.
-  const api = pathToFileURL(require.resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs')).href;
-  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(tsUrl.href)}); });`;
-  return new Worker(code, { eval: true, workerData });
+  return spawnWorker(jsUrl, { workerData });
 }
 
 /**

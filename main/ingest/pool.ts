@@ -1,9 +1,6 @@
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { spawnWorker } from '../common/worker-thread.js';
 import { DecodeError, type Decoded, type DecodeOptions, decodeImage } from './decode.js';
 
 export interface DecodeRequest {
@@ -125,23 +122,8 @@ export class DecodePool {
   }
 }
 
-// From dist/ the worker is plain JS. From the TypeScript sources (tsx, vitest) a small boot script registers tsx's
-// loader in the new thread first (Node 20 does not apply `--import tsx` given in a worker's execArgv).
-const fromSource = import.meta.url.endsWith('.ts');
-
 function newWorker(): Worker {
-  if (!fromSource) return new Worker(new URL('./decode-worker.js', import.meta.url), { stdout: false, stderr: false });
-  const tsxApi = pathToFileURL(tsxEsmApiPath()).href;
-  const entry = new URL('./decode-worker.ts', import.meta.url).href;
-  const boot = `import(${JSON.stringify(tsxApi)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, stdout: false, stderr: false });
-}
-
-/** tsx's ESM register API (require.resolve would give its CommonJS build, whose register cannot load ESM hooks). */
-function tsxEsmApiPath(): string {
-  const pkgJson = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(fs.readFileSync(pkgJson, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  return path.join(path.dirname(pkgJson), pkg.exports['./esm/api']!.import.default);
+  return spawnWorker(new URL('./decode-worker.js', import.meta.url), { stdout: false, stderr: false });
 }
 
 let shared: DecodePool | null = null;
